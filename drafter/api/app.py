@@ -1,0 +1,40 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from drafter import __version__
+from drafter.api.errors import install_error_handlers
+from drafter.api.limits import BodySizeLimit
+from drafter.api.routes import drafts, health
+from drafter.llm.base import LLM
+from drafter.services import open_services
+from drafter.settings import Settings
+
+
+def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
+    """Build the app; services (database, LLM backend) start in the lifespan, not at import."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_services(settings, llm=llm) as services:
+            app.state.services = services
+            yield
+
+    app = FastAPI(
+        title="drafter",
+        version=__version__,
+        summary="Drafts empathetic, safe replies to patient portal messages for clinician approval.",
+        description="Every draft is checked by guardrails and waits for a clinician's decision; nothing is sent "
+                    "to a patient automatically.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(drafts.router)
+    return app

@@ -1,0 +1,73 @@
+"""One mapping from errors to HTTP answers: the ErrorBody shape, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from drafter.errors import DrafterError, LLMError, StorageError
+
+log = logging.getLogger("drafter.api")
+
+DEFAULT_RETRY_AFTER_S = 30
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    """The JSON error body every failure uses."""
+    return JSONResponse(status_code=status, headers=headers,
+                        content={"error": {"code": code, "message": message, "details": details or {}}})
+
+
+def _retry_after(exc: DrafterError) -> dict[str, str] | None:
+    if exc.http_status not in (502, 503, 504) and not isinstance(exc, LLMError | StorageError):
+        return None
+    wait = exc.retry_after if isinstance(exc, LLMError) and exc.retry_after else DEFAULT_RETRY_AFTER_S
+    return {"Retry-After": str(max(1, math.ceil(wait)))}
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+        out.append({"field": ".".join(loc) or "body", "problem": err.get("msg", "invalid"), "type": err.get("type")})
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every exception into an ErrorBody."""
+
+    @app.exception_handler(DrafterError)
+    async def drafter_error(_: Request, exc: DrafterError) -> JSONResponse:
+        log.info("request failed", extra={"error_code": exc.code, "status": exc.http_status})
+        return error_response(exc.http_status, exc.code, exc.message, exc.details, _retry_after(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = _field_errors(exc)
+        if any(p["type"] in ("json_invalid", "json_type") for p in problems):
+            return error_response(422, "invalid_json", "The body is not valid JSON (UTF-8). Check quoting, commas "
+                                  "and encoding.", {"problems": problems})
+        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
+        return error_response(422, "invalid_input", f"The request is not valid: {summary}.", {"problems": problems})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's answer to a body it could not decode (e.g. non-UTF-8 bytes)
+            return error_response(422, "invalid_body", "The body could not be read: send UTF-8 encoded JSON.")
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+        return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail),
+                              headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Only the type: the message could carry patient text.
+        log.error("unhandled error", extra={"error_type": type(exc).__name__})
+        return error_response(500, "internal_error", "Something went wrong on our side; nothing you sent was lost "
+                              "if a draft id was returned. Try again or contact support.")

@@ -1,0 +1,185 @@
+"""The `drafter` command. Errors become a one-line message and a stable exit code (see drafter.errors)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from drafter.errors import DrafterError, InputError
+from drafter.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+app = typer.Typer(name="drafter", no_args_is_help=True, add_completion=False,
+                  help="Draft empathetic, safe replies to patient messages for clinician approval.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+app.add_typer(db_app, name="db")
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    return asyncio.run(coro_fn())
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}')
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the HTTP API (docs at /docs). Migrates the database and starts the model backend first."""
+    import uvicorn
+
+    from drafter.api.app import create_app
+
+    settings = _settings()
+    _configure_logging(settings)
+    backend = settings.llm_base_url or "the embedded demo model (Gemma 3 270M via llama.cpp; not for clinical use)"
+    typer.echo(f"drafter: database {settings.database_url}; LLM backend {backend}", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
+                access_log=False)  # access logs would carry draft ids next to timestamps only; kept off by default
+
+
+def _read_text(text: str) -> str:
+    if text == "-":
+        raw = sys.stdin.buffer.read()
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"Standard input is not UTF-8 (bad byte at position {exc.start}); "
+                             "convert it with iconv -t UTF-8.") from None
+    return text
+
+
+def _print_draft(out: Any) -> None:
+    typer.echo(f"Draft {out.id} · {out.status.value} · urgency {out.urgency} · model {out.model} · "
+               f"{out.usage.total_tokens} tokens")
+    typer.echo("")
+    typer.echo(out.text or "")
+    typer.echo("")
+    if out.findings:
+        typer.echo("Findings:")
+        for f in out.findings:
+            where = f" @{f.target}[{f.span[0]}:{f.span[1]}]" if f.span else ""
+            typer.echo(f"  [{f.severity}] {f.check}/{f.code}{where}: {f.message}")
+    steps = ", ".join(f"{k.removesuffix('_ms')} {v:.1f}" for k, v in out.timings.items()
+                      if k not in ("total_ms", "overhead_ms", "llm_ms"))
+    typer.echo(f"Timings (ms): llm {out.timings.get('llm_ms', 0):.0f} · service overhead "
+               f"{out.timings.get('overhead_ms', 0):.1f} ({steps})")
+
+
+@app.command()
+def draft(
+    text: Annotated[str, typer.Argument(help="The patient's message, or - to read it from standard input.")],
+    subject: Annotated[str | None, typer.Option(help="The message subject.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the stored draft as JSON.")] = False,
+) -> None:
+    """Draft a reply through the same pipeline as the API, store it, and print it with its findings."""
+    from pydantic import ValidationError
+
+    from drafter.api.schemas import DraftOut
+    from drafter.domain import DraftRequest
+    from drafter.services import open_services
+
+    settings = _settings()
+    try:
+        request = DraftRequest.model_validate({"message": {"text": _read_text(text), "subject": subject}})
+    except ValidationError as exc:
+        raise InputError(f"Invalid message: {exc.errors()[0]['msg']}") from None
+
+    async def run() -> DraftOut:
+        async with open_services(settings) as services:
+            return DraftOut.from_row(await services.pipeline.draft(request, source="cli", actor="cli"))
+
+    out = _run(run)
+    if as_json:
+        typer.echo(out.model_dump_json(indent=2))
+    else:
+        _print_draft(out)
+
+
+@app.command()
+def doctor() -> None:
+    """Show the configured backend, whether it answers, the model, and the time of a tiny completion."""
+    from drafter.llm.base import ChatMessage, LLMRequest
+    from drafter.llm.factory import open_backend
+
+    settings = _settings()
+    typer.echo(f"database:   {settings.database_url}")
+    typer.echo(f"backend:    {settings.llm_base_url or 'embedded local model (llama.cpp server, Gemma 3 270M)'}")
+
+    async def run() -> None:
+        started = time.perf_counter()
+        async with open_backend(settings) as backend:
+            if backend.local:
+                typer.echo(f"local:      {backend.local.base_url} (loaded in {backend.local.load_seconds:.1f} s)")
+            else:
+                typer.echo(f"startup:    {time.perf_counter() - started:.2f} s")
+            await backend.llm.ping()
+            typer.echo("reachable:  yes")
+            request = LLMRequest(mode=backend.llm.prompt_mode, max_tokens=8, temperature=0.0,
+                                 messages=(ChatMessage("user", "Say OK."),), prompt="Reply with OK.\nReply:")
+            t0 = time.perf_counter()
+            result = await backend.llm.complete(request)
+            elapsed = time.perf_counter() - t0
+            typer.echo(f"model:      {result.model} ({backend.llm.prompt_mode} prompts)")
+            typer.echo(f"completion: {elapsed * 1000:.0f} ms for {result.usage.completion_tokens} tokens "
+                       f"({result.usage.prompt_tokens} prompt tokens)")
+
+    _run(run)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply schema migrations (SQLite or PostgreSQL, from DRAFTER_DATABASE_URL)."""
+    from drafter.storage.engine import create_engine
+    from drafter.storage.migrate import current_revision, upgrade
+
+    settings = _settings()
+
+    async def run() -> str | None:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine, revision)
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"database {settings.database_url} is at revision {_run(run)}")
+
+
+def main() -> None:
+    """Console entry point: run the CLI, mapping DrafterError to its exit code."""
+    try:
+        app(standalone_mode=False)
+    except DrafterError as exc:
+        typer.echo(f"error [{exc.code}]: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+

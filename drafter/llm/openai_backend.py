@@ -1,0 +1,208 @@
+"""The default backend: the openai SDK against any OpenAI-compatible endpoint."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+import openai
+from openai.types import Completion
+from openai.types.chat import ChatCompletion
+from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt, stop_before_delay
+
+from drafter.errors import LLMError, LLMResponseError, LLMTimeoutError, LLMUnavailableError
+from drafter.llm.base import Delta, FinishReason, LLMRequest, LLMResult, PromptMode, StreamEvent, Usage
+from drafter.llm.retry import RetryPolicy, is_retryable, make_wait, retry_after_s
+
+T = TypeVar("T")
+
+
+def _finish(reason: str | None) -> FinishReason:
+    return reason if reason in ("stop", "length", "content_filter") else "stop" if reason is None else "other"  # type: ignore[return-value]
+
+
+def translate_error(exc: BaseException, *, attempts: int) -> LLMError:
+    """Turn an SDK/transport exception into the typed error the rest of drafter understands."""
+    tried = f" after {attempts} attempt{'s' if attempts != 1 else ''}"
+    if isinstance(exc, LLMError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
+        return LLMTimeoutError(f"The language model did not answer in time{tried}.", details={"attempts": attempts})
+    if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
+        return LLMUnavailableError(f"Cannot reach the language model endpoint{tried}; check DRAFTER_LLM_BASE_URL "
+                                   "and that the server is running.", details={"attempts": attempts})
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        details = {"attempts": attempts, "upstream_status": status}
+        if status == 429 or status >= 500 or status in (408, 409):
+            return LLMUnavailableError(f"The language model endpoint is busy or failing (HTTP {status}){tried}.",
+                                       retry_after=retry_after_s(exc), details=details)
+        if status in (401, 403):
+            return LLMResponseError(f"The language model endpoint refused our credentials (HTTP {status}); "
+                                    "check DRAFTER_LLM_API_KEY.", details=details)
+        if status == 404:
+            return LLMResponseError("The language model endpoint does not know this model or path (HTTP 404); "
+                                    "check DRAFTER_LLM_MODEL and DRAFTER_LLM_BASE_URL.", details=details)
+        return LLMResponseError(f"The language model endpoint rejected the request (HTTP {status}).", details=details)
+    return LLMResponseError(f"The language model sent a response we could not read ({type(exc).__name__}).",
+                            details={"attempts": attempts})
+
+
+class OpenAIBackend:
+    """Chat or completion calls through `AsyncOpenAI`, with one retry policy and typed errors."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None,
+        api_key: str | None,
+        model: str,
+        prompt_mode: PromptMode = "chat",
+        timeout_s: float = 60.0,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        label: str | None = None,
+    ) -> None:
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url,
+            api_key=api_key or "not-needed",  # local servers accept any key; the SDK insists on one
+            max_retries=0,  # retries live in RetryPolicy only
+            timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
+            http_client=http_client,
+        )
+        self._model = model
+        self._mode: PromptMode = prompt_mode
+        self._retry = retry or RetryPolicy()
+        self._label = label or model
+
+    @property
+    def name(self) -> str:
+        return self._label
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def prompt_mode(self) -> PromptMode:
+        return self._mode
+
+    async def aclose(self) -> None:
+        """Close the underlying HTTP client."""
+        await self._client.close()
+
+    async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> tuple[T, int]:
+        attempts = 0
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(is_retryable),
+            wait=make_wait(self._retry),
+            stop=stop_after_attempt(self._retry.max_attempts) | stop_before_delay(self._retry.budget_s),
+            reraise=False,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    return await call(), attempts
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            raise translate_error(last or exc, attempts=attempts) from last
+        except Exception as exc:
+            raise translate_error(exc, attempts=attempts) from exc
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    def _kwargs(self, request: LLMRequest) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": self._model, "max_tokens": request.max_tokens, "temperature": request.temperature,
+        }
+        if request.stop:
+            kwargs["stop"] = list(request.stop)
+        if request.mode == "chat":
+            kwargs["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+        else:
+            kwargs["prompt"] = request.prompt
+        return kwargs
+
+    async def complete(self, request: LLMRequest) -> LLMResult:
+        """One generation, retried under the policy; raises a typed LLMError on failure."""
+        started = time.perf_counter()
+        kwargs = self._kwargs(request)
+
+        async def call() -> ChatCompletion | Completion:
+            if request.mode == "chat":
+                return await self._client.chat.completions.create(**kwargs)  # type: ignore[no-any-return]
+            return await self._client.completions.create(**kwargs)  # type: ignore[no-any-return]
+
+        response, attempts = await self._with_retries(call)
+        text, reason = self._read_choice(response)
+        usage = response.usage
+        return LLMResult(
+            text=text,
+            model=response.model or self._model,
+            usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
+            finish_reason=reason,
+            attempts=attempts,
+            latency_s=time.perf_counter() - started,
+        )
+
+    @staticmethod
+    def _read_choice(response: object) -> tuple[str, FinishReason]:
+        choices = getattr(response, "choices", None)
+        if not isinstance(response, ChatCompletion | Completion) or not choices:
+            raise LLMResponseError("The language model returned no choices.", details={"reason": "no_choices"})
+        choice = choices[0]
+        text = choice.message.content if isinstance(response, ChatCompletion) else choice.text
+        reason = _finish(choice.finish_reason)
+        if reason == "content_filter":
+            raise LLMResponseError("The language model's content filter withheld the reply; draft this one by hand.",
+                                   details={"reason": "content_filter"})
+        if not text or not text.strip():
+            raise LLMResponseError("The language model returned an empty reply.", details={"reason": "empty"})
+        return text, reason
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
+        """Stream deltas, then one LLMResult; only opening the stream is retried."""
+        started = time.perf_counter()
+        kwargs = self._kwargs(request) | {"stream": True, "stream_options": {"include_usage": True}}
+
+        async def open_stream() -> Any:
+            if request.mode == "chat":
+                return await self._client.chat.completions.create(**kwargs)
+            return await self._client.completions.create(**kwargs)
+
+        stream, attempts = await self._with_retries(open_stream)
+        parts: list[str] = []
+        reason: FinishReason = "stop"
+        usage = Usage()
+        model = self._model
+        try:
+            async for chunk in stream:
+                model = getattr(chunk, "model", None) or model
+                if getattr(chunk, "usage", None):
+                    usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                for choice in chunk.choices or []:
+                    piece = choice.delta.content if request.mode == "chat" else choice.text
+                    if piece:
+                        parts.append(piece)
+                        yield Delta(piece)
+                    if choice.finish_reason:
+                        reason = _finish(choice.finish_reason)
+        except Exception as exc:
+            raise translate_error(exc, attempts=attempts) from exc
+        text = "".join(parts)
+        if reason == "content_filter":
+            raise LLMResponseError("The language model's content filter withheld the reply; draft this one by hand.",
+                                   details={"reason": "content_filter"})
+        if not text.strip():
+            raise LLMResponseError("The language model returned an empty reply.", details={"reason": "empty"})
+        yield LLMResult(text=text, model=model, usage=usage, finish_reason=reason, attempts=attempts,
+                        latency_s=time.perf_counter() - started)
+
+    async def ping(self) -> None:
+        """Cheap reachability check: list models with a short timeout and no retries."""
+        try:
+            await self._client.with_options(timeout=5.0, max_retries=0).models.list()
+        except Exception as exc:
+            raise translate_error(exc, attempts=1) from exc

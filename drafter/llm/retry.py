@@ -1,0 +1,68 @@
+"""The one retry policy for LLM calls: exponential backoff with jitter, honouring Retry-After.
+
+The openai SDK's own retries are switched off (max_retries=0) so this is the only place that decides.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+import openai
+from tenacity import RetryCallState
+
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 4
+    budget_s: float = 90.0
+    initial_wait_s: float = 0.5
+    max_wait_s: float = 20.0
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Connection errors, timeouts, 408/409/429 and 5xx are worth another try; other errors are not."""
+    if isinstance(exc, openai.APIConnectionError | httpx.TransportError):  # includes APITimeoutError
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500
+    return False
+
+
+def retry_after_s(exc: BaseException | None) -> float | None:
+    """Seconds the server asked us to wait (Retry-After / retry-after-ms), if it said."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    headers = exc.response.headers
+    if (ms := headers.get("retry-after-ms")) is not None:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def make_wait(policy: RetryPolicy, rng: Callable[[], float] = random.random) -> Callable[[RetryCallState], float]:
+    """Full-jitter exponential backoff, but never shorter than the server's Retry-After."""
+
+    def wait(state: RetryCallState) -> float:
+        backoff = min(policy.max_wait_s, policy.initial_wait_s * 2 ** (state.attempt_number - 1))
+        jittered = backoff * (0.5 + rng() / 2)
+        exc = state.outcome.exception() if state.outcome else None
+        asked = retry_after_s(exc)
+        return float(min(max(jittered, asked or 0.0), max(policy.max_wait_s, asked or 0.0)))
+
+    return wait

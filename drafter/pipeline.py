@@ -1,0 +1,238 @@
+"""The one drafting path: input checks → store → render → LLM → output checks → decide → store.
+
+API routes, the CLI, the eval runner and background workers all call `Pipeline`; none repeats a step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from drafter.domain import DraftRequest, DraftStatus
+from drafter.errors import EmptyMessageError, LLMError, MessageTooLongError
+from drafter.llm.base import LLM, Delta, LLMRequest, LLMResult
+from drafter.prompting import PromptRenderer
+from drafter.storage.models import Draft
+from drafter.storage.repository import DraftStore
+from guardrails import (
+    Finding,
+    InputContext,
+    OutputContext,
+    Policy,
+    PracticePolicy,
+    Severity,
+    Urgency,
+    run_checks,
+)
+from guardrails.checks import emergency_guidance, urgency
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    """What the pipeline needs from settings; built by the app or CLI."""
+
+    max_message_chars: int = 20_000
+    max_tokens: int = 350
+    temperature: float = 0.3
+    practice: PracticePolicy = field(default_factory=PracticePolicy)
+    demo_model: bool = False  # the embedded model: every draft says it is not for clinical use
+
+
+class _Clock:
+    """Milliseconds per step; `overhead_ms` is everything except waiting for the model."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.last = self.started
+        self.steps: dict[str, float] = {}
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.steps[f"{step}_ms"] = round((now - self.last) * 1000, 3)
+        self.last = now
+
+    def summary(self) -> dict[str, float]:
+        total = (time.perf_counter() - self.started) * 1000
+        return {**self.steps, "total_ms": round(total, 3),
+                "overhead_ms": round(total - self.steps.get("llm_ms", 0.0), 3)}
+
+
+def _context_text(request: DraftRequest) -> str:
+    ctx = request.context
+    return "\n".join([*ctx.medications, *ctx.problems, *ctx.recent_results, ctx.notes or ""])
+
+
+class Pipeline:
+    """Drafts one reply for clinician review and stores every step's outcome."""
+
+    def __init__(self, *, llm: LLM, store: DraftStore, renderer: PromptRenderer, policy: Policy,
+                 config: PipelineConfig) -> None:
+        self.llm, self.store, self.renderer, self.policy, self.config = llm, store, renderer, policy, config
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def validate(self, request: DraftRequest) -> None:
+        """Reject what cannot be drafted, with a message saying how to fix it."""
+        text = request.message.text
+        if not text.strip():
+            raise EmptyMessageError("The message text is empty. Send the patient's message in message.text.")
+        if len(text) > self.config.max_message_chars:
+            raise MessageTooLongError(
+                f"The message has {len(text):,} characters; the limit is {self.config.max_message_chars:,}. "
+                "Split it or shorten it.", details={"length": len(text), "limit": self.config.max_message_chars})
+
+    def practice_for(self, request: DraftRequest) -> PracticePolicy:
+        """Practice numbers for this request: the request's own values win over settings."""
+        base = self.config.practice
+        return PracticePolicy(
+            emergency_number=base.emergency_number, crisis_line=base.crisis_line,
+            after_hours_phone=request.practice.after_hours_phone or base.after_hours_phone,
+            practice_name=request.practice.name or base.practice_name,
+        )
+
+    def assess_input(self, request: DraftRequest) -> tuple[list[Finding], Urgency]:
+        """Run the input guardrails; return their findings and the triage level."""
+        ctx = InputContext(text=request.message.text, subject=request.message.subject,
+                           context_text=_context_text(request))
+        findings = run_checks("input", ctx, self.policy)
+        return findings, urgency.level_of(findings)
+
+    def prompt_variables(self, request: DraftRequest, findings: list[Finding], level: Urgency) -> dict[str, Any]:
+        """Everything the templates may use. Patient text is neutralised by the renderer."""
+        practice = self.practice_for(request)
+        labels = sorted({r.label for r in urgency.RULES if r.code in {f.code for f in findings}})
+        return {
+            "message": request.message.model_dump(mode="json"),
+            "patient": request.patient.model_dump(mode="json"),
+            "clinician": request.clinician.model_dump(mode="json"),
+            "context": request.context.model_dump(mode="json"),
+            "practice": {"name": practice.practice_name, "after_hours_phone": practice.after_hours_phone,
+                         "emergency_number": practice.emergency_number, "crisis_line": practice.crisis_line},
+            "urgency": level.value,
+            "urgency_labels": labels,
+            "flags": {"injection": any(f.check == "injection" for f in findings)},
+        }
+
+    def render(self, request: DraftRequest, findings: list[Finding], level: Urgency) -> LLMRequest:
+        """The exact request the model will receive."""
+        return self.renderer.render(self.prompt_variables(request, findings, level), mode=self.llm.prompt_mode,
+                                    max_tokens=self.config.max_tokens, temperature=self.config.temperature)
+
+    def finish(self, request: DraftRequest, result: LLMResult, input_findings: list[Finding],
+               level: Urgency) -> tuple[str, list[Finding], DraftStatus]:
+        """Output guardrails and the decision: the final text, all findings, and the draft's status."""
+        practice = self.practice_for(request)
+        codes = frozenset(f.code for f in input_findings if f.check == "urgency")
+        text, inserted = emergency_guidance.ensure(result.text.strip(), level, codes, practice)
+        findings = list(input_findings)
+        if inserted:
+            findings.append(Finding(
+                check="emergency_guidance", severity=Severity.INFO, code="inserted", span=inserted,
+                message="Emergency guidance was added by policy because the model left it out.",
+                suggestion="Keep it unless you have spoken with the patient."))
+        if result.finish_reason == "length":
+            findings.append(Finding(
+                check="llm_output", severity=Severity.BLOCK, code="truncated", span=(max(0, len(text) - 40), len(text)),
+                message="The model stopped at its length limit, so the draft may end mid-sentence.",
+                suggestion="Finish or shorten the last sentence, or regenerate."))
+        if self.config.demo_model:
+            findings.append(Finding(
+                check="demo_model", severity=Severity.WARN, code="not_for_clinical_use",
+                message=f"Drafted by the embedded demo model ({result.model}), which is not for clinical use.",
+                suggestion="Configure DRAFTER_LLM_BASE_URL with a production model."))
+        out_ctx = OutputContext(draft=text, message=request.message.text, urgency=level, urgency_codes=codes,
+                                practice=practice, context_text=_context_text(request))
+        findings.extend(run_checks("output", out_ctx, self.policy))
+        blocked = any(f.severity is Severity.BLOCK for f in findings)
+        return text, findings, DraftStatus.NEEDS_CLINICIAN if blocked else DraftStatus.PENDING_REVIEW
+
+    # -- the whole path --------------------------------------------------------------------------
+
+    async def _prepare(self, request: DraftRequest, *, source: str, actor: str,
+                       regenerate: str | None) -> tuple[_Clock, list[Finding], Urgency, str, LLMRequest]:
+        clock = _Clock()
+        self.validate(request)
+        findings, level = self.assess_input(request)
+        clock.lap("input_checks")
+        if regenerate:
+            _, draft_id = await self.store.start_regeneration(
+                regenerate, actor=actor, template_set=self.renderer.template_set.label, backend=self.llm.name)
+        else:
+            _, draft_id = await self.store.accept(request, urgency=level, source=source, actor=actor,
+                                                  template_set=self.renderer.template_set.label,
+                                                  backend=self.llm.name)
+        clock.lap("store_accept")
+        try:
+            llm_request = self.render(request, findings, level)
+        except Exception as exc:
+            await self._record_failure(draft_id, exc, findings, clock, attempts=0)
+            raise
+        clock.lap("render")
+        return clock, findings, level, draft_id, llm_request
+
+    async def _record_failure(self, draft_id: str, exc: Exception, findings: list[Finding], clock: _Clock,
+                              *, attempts: int) -> None:
+        code = getattr(exc, "code", "internal_error")
+        message = getattr(exc, "message", None) or f"Drafting failed ({type(exc).__name__})."
+        if isinstance(exc, LLMError):
+            attempts = int(exc.details.get("attempts", attempts))
+        await self.store.fail(draft_id, error_code=code, error_message=message, findings=findings,
+                              attempts=attempts, timings=clock.summary())
+        if hasattr(exc, "details") and isinstance(exc.details, dict):
+            exc.details.setdefault("draft_id", draft_id)
+
+    async def _complete(self, request: DraftRequest, result: LLMResult, clock: _Clock, findings: list[Finding],
+                        level: Urgency, draft_id: str) -> Draft:
+        text, all_findings, status = self.finish(request, result, findings, level)
+        clock.lap("output_checks")
+        return await self.store.complete(
+            draft_id, text=text, status=status, findings=all_findings, model=result.model,
+            prompt_tokens=result.usage.prompt_tokens, completion_tokens=result.usage.completion_tokens,
+            attempts=result.attempts, finish_reason=result.finish_reason, timings=clock.summary())
+
+    async def draft(self, request: DraftRequest, *, source: str = "api", actor: str = "api",
+                    regenerate: str | None = None) -> Draft:
+        """Draft a reply and return the stored draft. On LLM failure the failed draft is stored, then raised."""
+        clock, findings, level, draft_id, llm_request = await self._prepare(
+            request, source=source, actor=actor, regenerate=regenerate)
+        try:
+            result = await self.llm.complete(llm_request)
+        except Exception as exc:
+            clock.lap("llm")
+            await self._record_failure(draft_id, exc, findings, clock, attempts=1)
+            raise
+        clock.lap("llm")
+        return await self._complete(request, result, clock, findings, level, draft_id)
+
+    async def stream(self, request: DraftRequest, *, source: str = "api", actor: str = "api",
+                     regenerate: str | None = None) -> AsyncIterator[Delta | Draft]:
+        """Like `draft`, yielding the model's text as it arrives and the stored draft last."""
+        clock, findings, level, draft_id, llm_request = await self._prepare(
+            request, source=source, actor=actor, regenerate=regenerate)
+        result: LLMResult | None = None
+        try:
+            async for event in self.llm.stream(llm_request):
+                if isinstance(event, Delta):
+                    yield event
+                else:
+                    result = event
+            if result is None:
+                raise LLMError("The language model stream ended without a result.")
+        except Exception as exc:
+            clock.lap("llm")
+            await self._record_failure(draft_id, exc, findings, clock, attempts=1)
+            raise
+        clock.lap("llm")
+        yield await self._complete(request, result, clock, findings, level, draft_id)
+
+    async def regenerate(self, draft_id: str, *, actor: str = "api") -> Draft:
+        """Draft again for the message behind a failed or rejected draft."""
+        old = await self.store.get(draft_id)
+        request = DraftRequest.model_validate({
+            "message": {"text": old.message.text, "subject": old.message.subject,
+                        "sent_at": old.message.sent_at, "language": old.message.language},
+            **old.message.request,
+        })
+        return await self.draft(request, source=old.message.source, actor=actor, regenerate=draft_id)

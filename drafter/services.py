@@ -1,0 +1,86 @@
+"""Everything a running drafter needs, built once per process by the app lifespan or the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from drafter.errors import ConfigError, DrafterError
+from drafter.llm.base import LLM
+from drafter.llm.factory import open_backend
+from drafter.llm.local import LocalModelServer
+from drafter.pipeline import Pipeline, PipelineConfig
+from drafter.prompting import PromptRenderer, TemplateSet
+from drafter.settings import Settings
+from drafter.storage.engine import create_engine
+from drafter.storage.migrate import upgrade
+from drafter.storage.repository import DraftStore
+from guardrails import PolicyError, PracticePolicy, load_policy
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: DraftStore
+    llm: LLM
+    pipeline: Pipeline
+    local: LocalModelServer | None
+
+    async def readiness(self) -> dict[str, str]:
+        """'ok' or a short reason per dependency; the service is ready when all are 'ok'."""
+        checks: dict[str, str] = {}
+        try:
+            await self.store.ping()
+            checks["database"] = "ok"
+        except DrafterError as exc:
+            checks["database"] = exc.message
+        if self.local is not None and not self.local.ready:
+            checks["llm"] = "the local model server is (re)starting"
+        else:
+            try:
+                await asyncio.wait_for(self.llm.ping(), timeout=6)
+                checks["llm"] = "ok"
+            except DrafterError as exc:
+                checks["llm"] = exc.message
+            except TimeoutError:
+                checks["llm"] = "the language model endpoint did not answer within 6 s"
+        return checks
+
+
+def pipeline_config(settings: Settings, *, demo_model: bool) -> PipelineConfig:
+    """Pipeline settings derived from the service settings."""
+    return PipelineConfig(
+        max_message_chars=settings.max_message_chars, max_tokens=settings.llm_max_tokens,
+        temperature=settings.llm_temperature, demo_model=demo_model,
+        practice=PracticePolicy(emergency_number=settings.emergency_number, crisis_line=settings.crisis_line,
+                                after_hours_phone=settings.after_hours_phone, practice_name=settings.practice_name),
+    )
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: bool = True) -> AsyncIterator[Services]:
+    """Engine, migrations, templates, guardrail policy and LLM backend; closed in reverse on exit."""
+    renderer = PromptRenderer(TemplateSet.from_dir(settings.prompts_dir / settings.template_set))
+    try:
+        policy = load_policy()
+    except PolicyError as exc:
+        raise ConfigError(f"The guardrail policy is invalid: {exc}") from exc
+    engine = create_engine(settings.database_url, echo=settings.database_echo)
+    try:
+        if migrate:
+            await upgrade(engine)
+        store = DraftStore(engine)
+        async with contextlib.AsyncExitStack() as stack:
+            if llm is None:
+                backend = await stack.enter_async_context(open_backend(settings))
+                llm, local, demo = backend.llm, backend.local, backend.demo
+            else:
+                local, demo = None, False
+            pipeline = Pipeline(llm=llm, store=store, renderer=renderer, policy=policy,
+                                config=pipeline_config(settings, demo_model=demo))
+            yield Services(settings, store, llm, pipeline, local)
+    finally:
+        await engine.dispose()

@@ -1,0 +1,99 @@
+"""Settings read from the environment and `.env`; built once at the entry point and passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from drafter.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+LLMMode = Literal["auto", "chat", "completion"]
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; each maps to a `DRAFTER_*` variable documented in `.env.example`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DRAFTER_", env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    # LLM backend. No base URL means the embedded local model (llama.cpp server + Gemma 3 270M).
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DRAFTER_LLM_API_KEY", "OPENAI_API_KEY")
+    )
+    llm_model: str | None = None
+    llm_mode: LLMMode = "auto"
+    llm_timeout_s: float = Field(default=60.0, gt=0, le=600)
+    llm_max_attempts: int = Field(default=4, ge=1, le=20)
+    llm_retry_budget_s: float = Field(default=90.0, gt=0, le=3600)
+    llm_retry_initial_wait_s: float = Field(default=0.5, ge=0, le=60)
+    llm_retry_max_wait_s: float = Field(default=20.0, ge=0, le=600)
+    llm_max_tokens: int = Field(default=350, ge=16, le=8192)
+    llm_temperature: float = Field(default=0.3, ge=0, le=2)
+
+    # Embedded local model (used only when llm_base_url is unset).
+    local_model_cache_dir: Path = Path.home() / ".cache" / "drafter"
+    local_model_port: int = Field(default=0, ge=0, le=65535)  # 0: pick a free loopback port
+    local_model_threads: int = Field(default=2, ge=1, le=256)
+    local_model_ctx: int = Field(default=2048, ge=512, le=32768)
+    local_model_start_timeout_s: float = Field(default=120.0, gt=0, le=1800)
+
+    # Storage.
+    database_url: str = "sqlite:///var/drafter.db"
+    database_echo: bool = False
+
+    # Prompts.
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    template_set: str = "default"
+
+    # Limits.
+    max_message_chars: int = Field(default=20_000, ge=100, le=1_000_000)
+    max_request_bytes: int = Field(default=262_144, ge=1_024, le=16_777_216)
+
+    # Practice policy the drafts must carry.
+    practice_name: str = "our practice"
+    after_hours_phone: str = "the after-hours line"
+    emergency_number: str = "911"
+    crisis_line: str = "988"
+
+    # Service.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ValueError("use sqlite:///path/to/file.db or postgresql://user@host:port/dbname")
+        return value
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() == "":
+            return None
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https:// (e.g. http://127.0.0.1:8080/v1)")
+        return value
+
+    @property
+    def uses_local_model(self) -> bool:
+        """True when no endpoint is configured, so the embedded model serves drafts."""
+        return self.llm_base_url is None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from env/.env (plus overrides), turning validation errors into a ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(part) for part in err["loc"]) or "settings"
+            problems.append(f"DRAFTER_{field.upper()}: {err['msg']}")
+        raise ConfigError("Invalid settings: " + "; ".join(problems), details={"problems": problems}) from None

@@ -1,0 +1,125 @@
+"""Tables. PHI lives here and only here (never in logs)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from uuid import uuid4
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, the only clock the storage layer uses."""
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """Random UUID4 as text: ids are safe to expose and do not leak volumes."""
+    return str(uuid4())
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    subject: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(35))
+    source: Mapped[str] = mapped_column(String(32), default="api")
+    urgency: Mapped[str] = mapped_column(String(16), default="routine")
+    urgency_rank: Mapped[int] = mapped_column(Integer, default=2)
+    request: Mapped[dict[str, Any]]  # patient, clinician, practice, context as supplied
+
+    drafts: Mapped[list[Draft]] = relationship(back_populates="message", order_by="Draft.created_at")
+
+
+class Draft(Base):
+    __tablename__ = "drafts"
+    __table_args__ = (Index("ix_drafts_inbox", "status", "urgency_rank", "message_received_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(24))
+    # Copied from the message so the inbox query needs no join to sort.
+    urgency_rank: Mapped[int] = mapped_column(Integer, default=2)
+    message_received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    text: Mapped[str | None] = mapped_column(Text)
+    template_set: Mapped[str | None] = mapped_column(String(200))
+    backend: Mapped[str | None] = mapped_column(String(200))
+    model: Mapped[str | None] = mapped_column(String(200))
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    finish_reason: Mapped[str | None] = mapped_column(String(32))
+    timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]
+
+    message: Mapped[Message] = relationship(back_populates="drafts")
+    findings: Mapped[list[FindingRow]] = relationship(
+        back_populates="draft", order_by="FindingRow.position", cascade="all, delete-orphan"
+    )
+    review: Mapped[Review | None] = relationship(back_populates="draft", uselist=False)
+
+
+class FindingRow(Base):
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    draft_id: Mapped[str] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    check: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(64), default="")
+    severity: Mapped[str] = mapped_column(String(8))
+    target: Mapped[str] = mapped_column(String(8))
+    message: Mapped[str] = mapped_column(Text)
+    span_start: Mapped[int | None] = mapped_column(Integer)
+    span_end: Mapped[int | None] = mapped_column(Integer)
+    suggestion: Mapped[str | None] = mapped_column(Text)
+
+    draft: Mapped[Draft] = relationship(back_populates="findings")
+
+
+class Review(Base):
+    __tablename__ = "reviews"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    draft_id: Mapped[str] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), unique=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    reviewer: Mapped[str] = mapped_column(String(200))
+    final_text: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    char_edit_distance: Mapped[int | None] = mapped_column(Integer)
+    word_edit_distance: Mapped[int | None] = mapped_column(Integer)
+    acknowledged_blocks: Mapped[bool] = mapped_column(Boolean, default=False)
+    seconds_to_decision: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    draft: Mapped[Draft] = relationship(back_populates="review")
+
+
+class AuditEvent(Base):
+    """Append-only and hash-chained: each row carries the hash of the one before it."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,226 @@
+"""All reads and writes of messages, drafts, findings, reviews and audit events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from rapidfuzz.distance import Levenshtein
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import selectinload
+
+from drafter.domain import DraftRequest, DraftStatus
+from drafter.errors import ConflictError, NotFoundError, ReviewRuleError, StorageError
+from drafter.storage.audit import GENESIS, event_hash
+from drafter.storage.engine import session_factory
+from drafter.storage.models import AuditEvent, Draft, FindingRow, Message, Review, utcnow
+from guardrails import Finding, Severity, Urgency
+
+_AUDIT_LOCK_KEY = 0x64726166  # "draf": PostgreSQL advisory lock serialising the audit chain
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _finding_rows(findings: Sequence[Finding]) -> list[FindingRow]:
+    return [
+        FindingRow(position=i, check=f.check, code=f.code, severity=f.severity.value, target=f.target,
+                   message=f.message, span_start=f.span[0] if f.span else None,
+                   span_end=f.span[1] if f.span else None, suggestion=f.suggestion)
+        for i, f in enumerate(findings)
+    ]
+
+
+class DraftStore:
+    """Repository over an async engine; one short transaction per operation."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = session_factory(engine)
+        self._is_sqlite = engine.dialect.name == "sqlite"
+        # SQLite allows one writer; within a process this lock also keeps the audit chain linear.
+        self._sqlite_lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        try:
+            if self._is_sqlite:
+                async with self._sqlite_lock, self._sessions.begin() as session:
+                    yield session
+            else:
+                async with self._sessions.begin() as session:
+                    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
+                    yield session
+        except (OperationalError, ConnectionError, OSError) as exc:
+            raise StorageError("The database is unavailable; nothing was changed. Try again shortly.") from exc
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncSession]:
+        try:
+            async with self._sessions() as session:
+                yield session
+        except (OperationalError, ConnectionError, OSError) as exc:
+            raise StorageError("The database is unavailable. Try again shortly.") from exc
+
+    async def _audit(self, session: AsyncSession, *, actor: str, action: str, entity_type: str, entity_id: str,
+                     details: dict[str, Any] | None = None) -> None:
+        last = (await session.execute(select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))).scalar()
+        at = utcnow()
+        payload = details or {}
+        digest = event_hash(prev_hash=last or GENESIS, at=at, actor=actor, action=action,
+                            entity_type=entity_type, entity_id=entity_id, details=payload)
+        session.add(AuditEvent(at=at, actor=actor, action=action, entity_type=entity_type, entity_id=entity_id,
+                               details=payload, prev_hash=last or GENESIS, hash=digest))
+
+    async def ping(self) -> None:
+        """Raise StorageError unless the database answers."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"The database does not answer ({type(exc).__name__}).") from exc
+
+    async def accept(self, request: DraftRequest, *, urgency: Urgency, source: str, actor: str,
+                     template_set: str, backend: str) -> tuple[str, str]:
+        """Store the message and a draft in 'generating' state before any LLM call; return their ids."""
+        now = utcnow()
+        message = Message(
+            received_at=now, sent_at=request.message.sent_at, subject=request.message.subject,
+            text=request.message.text, language=request.message.language, source=source,
+            urgency=urgency.value, urgency_rank=urgency.rank,
+            request=request.model_dump(mode="json", exclude={"message"}),
+        )
+        async with self._write() as session:
+            session.add(message)
+            await session.flush()
+            draft = Draft(message_id=message.id, status=DraftStatus.GENERATING.value, urgency_rank=urgency.rank,
+                          message_received_at=now, template_set=template_set, backend=backend, created_at=now)
+            session.add(draft)
+            await session.flush()
+            await self._audit(session, actor=actor, action="message.received", entity_type="message",
+                              entity_id=message.id, details={"source": source, "urgency": urgency.value})
+            return message.id, draft.id
+
+    async def start_regeneration(self, draft_id: str, *, actor: str, template_set: str,
+                                 backend: str) -> tuple[str, str]:
+        """A new 'generating' draft for the same message; the old one is superseded unless it was rejected."""
+        async with self._write() as session:
+            old = await session.get(Draft, draft_id)
+            if old is None:
+                raise NotFoundError(f"No draft with id {draft_id}.")
+            if old.status in {DraftStatus.APPROVED, DraftStatus.SUPERSEDED}:
+                raise ConflictError(f"Draft {draft_id} is {old.status}; regenerate the newest draft of the "
+                                    "message instead.")
+            if old.status != DraftStatus.REJECTED:  # a rejection is a clinician's decision: keep it visible
+                old.status = DraftStatus.SUPERSEDED.value
+            draft = Draft(message_id=old.message_id, status=DraftStatus.GENERATING.value,
+                          urgency_rank=old.urgency_rank, message_received_at=old.message_received_at,
+                          template_set=template_set, backend=backend)
+            session.add(draft)
+            await session.flush()
+            await self._audit(session, actor=actor, action="draft.regenerated", entity_type="draft",
+                              entity_id=draft.id, details={"previous": draft_id})
+            return old.message_id, draft.id
+
+    async def _load(self, session: AsyncSession, draft_id: str, *, lock: bool = False) -> Draft:
+        query = (select(Draft).where(Draft.id == draft_id)
+                 .options(selectinload(Draft.message), selectinload(Draft.findings), selectinload(Draft.review)))
+        draft = (await session.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
+        if draft is None:
+            raise NotFoundError(f"No draft with id {draft_id}.")
+        return draft
+
+    async def complete(self, draft_id: str, *, text: str, status: DraftStatus, findings: Sequence[Finding],
+                       model: str, prompt_tokens: int, completion_tokens: int, attempts: int,
+                       finish_reason: str, timings: dict[str, float]) -> Draft:
+        """Store the finished draft and its findings in one transaction; return it fully loaded."""
+        async with self._write() as session:
+            draft = await self._load(session, draft_id)
+            draft.text, draft.status, draft.model = text, status.value, model
+            draft.prompt_tokens, draft.completion_tokens = prompt_tokens, completion_tokens
+            draft.attempts, draft.finish_reason, draft.timings = attempts, finish_reason, timings
+            draft.completed_at = utcnow()
+            draft.findings = _finding_rows(findings)
+            await self._audit(session, actor="drafter", action="draft.created", entity_type="draft",
+                              entity_id=draft_id, details={"status": status.value, "model": model,
+                                                           "findings": len(findings)})
+        return draft
+
+    async def fail(self, draft_id: str, *, error_code: str, error_message: str, findings: Sequence[Finding],
+                   attempts: int, timings: dict[str, float]) -> None:
+        """Mark the draft failed (the message stays, the draft can be regenerated)."""
+        async with self._write() as session:
+            draft = await self._load(session, draft_id)
+            draft.status, draft.error_code, draft.error_message = DraftStatus.FAILED.value, error_code, error_message
+            draft.attempts, draft.timings, draft.completed_at = attempts, timings, utcnow()
+            draft.findings = _finding_rows(findings)
+            await self._audit(session, actor="drafter", action="draft.failed", entity_type="draft",
+                              entity_id=draft_id, details={"error_code": error_code})
+
+    async def get(self, draft_id: str) -> Draft:
+        """One draft with its message, findings and review."""
+        async with self._read() as session:
+            return await self._load(session, draft_id)
+
+    async def inbox(self, *, statuses: Sequence[DraftStatus] = (), urgent_only: bool = False,
+                    limit: int = 50, offset: int = 0) -> list[Draft]:
+        """Drafts in inbox order: most urgent first, then the oldest message first."""
+        query = (select(Draft)
+                 .options(selectinload(Draft.message), selectinload(Draft.findings), selectinload(Draft.review))
+                 .order_by(Draft.urgency_rank, Draft.message_received_at, Draft.created_at)
+                 .limit(limit).offset(offset))
+        if statuses:
+            query = query.where(Draft.status.in_([s.value for s in statuses]))
+        if urgent_only:
+            query = query.where(Draft.urgency_rank < Urgency.ROUTINE.rank)
+        async with self._read() as session:
+            return list((await session.execute(query)).scalars())
+
+    async def review(self, draft_id: str, *, decision: str, reviewer: str, final_text: str | None,
+                     reason: str | None, acknowledge_block_findings: bool) -> Draft:
+        """Record a clinician's decision once; enforce the acknowledgement of block findings."""
+        async with self._write() as session:
+            draft = await self._load(session, draft_id, lock=True)
+            if draft.status in {DraftStatus.APPROVED, DraftStatus.REJECTED}:
+                raise ConflictError(f"Draft {draft_id} was already {draft.status}; a decision cannot be changed.")
+            if not DraftStatus(draft.status).reviewable:
+                raise ConflictError(f"Draft {draft_id} is {draft.status} and cannot be reviewed; "
+                                    "regenerate it first.")
+            drafted = draft.text or ""
+            final: str | None = None
+            if decision == "approve":
+                blocks = [f for f in draft.findings if f.severity == Severity.BLOCK]
+                if blocks and not acknowledge_block_findings:
+                    raise ReviewRuleError(
+                        f"This draft has {len(blocks)} blocking finding(s) ({', '.join(f.check for f in blocks)}); "
+                        "set acknowledge_block_findings to true to approve it anyway.")
+                final = final_text if final_text is not None else drafted
+            now = utcnow()
+            draft.review = Review(
+                decision=decision, reviewer=reviewer, final_text=final, reason=reason,
+                edited=final is not None and final != drafted, acknowledged_blocks=acknowledge_block_findings,
+                char_edit_distance=Levenshtein.distance(drafted, final) if final is not None else None,
+                word_edit_distance=Levenshtein.distance(drafted.split(), final.split()) if final is not None else None,
+                seconds_to_decision=(now - _aware(draft.completed_at)).total_seconds() if draft.completed_at else None,
+                created_at=now,
+            )
+            draft.status = DraftStatus.APPROVED.value if decision == "approve" else DraftStatus.REJECTED.value
+            try:
+                await session.flush()
+            except IntegrityError as exc:
+                raise ConflictError(f"Draft {draft_id} was reviewed at the same moment by someone else.") from exc
+            await self._audit(session, actor=reviewer, action=f"draft.{draft.status}", entity_type="draft",
+                              entity_id=draft_id, details={"edited": draft.review.edited})
+        return draft
+
+    async def audit_events(self) -> list[AuditEvent]:
+        """The whole audit chain in order."""
+        async with self._read() as session:
+            return list((await session.execute(select(AuditEvent).order_by(AuditEvent.seq))).scalars())

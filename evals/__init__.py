@@ -1,0 +1,1 @@
+"""Offline evaluation of drafts (datasets, runner, metrics, reports)."""

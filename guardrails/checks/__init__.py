@@ -1,0 +1,1 @@
+"""One module per check. Each exposes a pure function `(ctx, **thresholds) -> list[Finding]`."""
