@@ -162,24 +162,13 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 
 def main() -> None:
-    """Console entry point: run the CLI, mapping DrafterError to its exit code."""
+    """Console entry point: usage errors exit 2 (typer), DrafterError exits with its own code."""
     try:
-        app(standalone_mode=False)
+        app()
     except DrafterError as exc:
         typer.echo(f"error [{exc.code}]: {exc.message}", err=True)
         sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-

@@ -94,6 +94,7 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            field = ".".join(str(part) for part in err["loc"]) or "settings"
-            problems.append(f"DRAFTER_{field.upper()}: {err['msg']}")
+            field = ".".join(str(part) for part in err["loc"]).upper() or "SETTINGS"
+            name = field if field.startswith(("DRAFTER_", "OPENAI_")) else f"DRAFTER_{field}"
+            problems.append(f"{name}: {err['msg']}")
         raise ConfigError("Invalid settings: " + "; ".join(problems), details={"problems": problems}) from None

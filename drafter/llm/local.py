@@ -118,7 +118,9 @@ class LocalModelServer:
 
     async def _spawn(self) -> None:
         model = self._model_path if self._model_path else await asyncio.to_thread(ensure_model, self.cache_dir)
-        if self._requested_port:
+        if self.port:
+            pass  # a restart keeps its port: the openai client was built for this base URL
+        elif self._requested_port:
             if port_in_use(self._requested_port):
                 raise LocalModelError(f"Port {self._requested_port} on 127.0.0.1 is already in use; set "
                                       "DRAFTER_LOCAL_MODEL_PORT=0 to pick a free port, or stop the other program.")
