@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 import time
@@ -20,6 +21,8 @@ app = typer.Typer(name="drafter", no_args_is_help=True, add_completion=False,
                   help="Draft empathetic, safe replies to patient messages for clinician approval.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
+prompts_app = typer.Typer(no_args_is_help=True, help="Prompt templates.")
+app.add_typer(prompts_app, name="prompts")
 
 
 def _settings() -> Settings:
@@ -140,6 +143,55 @@ def doctor() -> None:
                        f"({result.usage.prompt_tokens} prompt tokens)")
 
     _run(run)
+
+
+@prompts_app.command("render")
+def prompts_render(
+    message: Annotated[str, typer.Option("--message", "-m", help="The patient's message ('-' reads stdin).")],
+    category: Annotated[str | None, typer.Option(help="Force a category instead of the categoriser's.")] = None,
+    language: Annotated[str | None, typer.Option(help="Declared language, e.g. es.")] = None,
+    mode: Annotated[str, typer.Option(help="chat or completion (the embedded model uses completion).")] = "chat",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the request as JSON.")] = False,
+) -> None:
+    """Print exactly what would be sent to the model for a message (no model call, nothing stored)."""
+    from dataclasses import asdict
+
+    from pydantic import ValidationError
+
+    from drafter.classify import Category
+    from drafter.domain import DraftRequest
+    from drafter.pipeline import Pipeline
+    from drafter.prompting import PromptRenderer, TemplateSet
+    from drafter.services import pipeline_config
+    from guardrails import load_policy
+
+    if mode not in ("chat", "completion"):
+        raise InputError(f"--mode must be chat or completion, not {mode!r}.")
+    if category is not None and category not in {c.value for c in Category}:
+        raise InputError(f"--category must be one of {', '.join(c.value for c in Category)}.")
+    settings = _settings()
+    try:
+        request = DraftRequest.model_validate({"message": {"text": _read_text(message), "language": language}})
+    except ValidationError as exc:
+        raise InputError(f"Invalid message: {exc.errors()[0]['msg']}") from None
+    renderer = PromptRenderer(TemplateSet.from_dir(settings.prompts_dir / settings.template_set))
+    pipeline = Pipeline(llm=None, store=None, renderer=renderer, policy=load_policy(),  # type: ignore[arg-type]
+                        config=pipeline_config(settings, demo_model=False))
+    pipeline.validate(request)
+    findings, level = pipeline.assess_input(request)
+    variables = pipeline.prompt_variables(request, findings, level) | ({"category": category} if category else {})
+    llm_request = renderer.render(variables, mode=mode,  # type: ignore[arg-type]
+                                  max_tokens=settings.llm_max_tokens, temperature=settings.llm_temperature)
+    if as_json:
+        typer.echo(json.dumps(asdict(llm_request), indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"# template set {renderer.template_set.label} · mode {mode} · category {variables['category']} · "
+               f"language {variables['language']} · urgency {level.value}")
+    if llm_request.mode == "chat":
+        for m in llm_request.messages:
+            typer.echo(f"\n----- {m.role} -----\n{m.content}")
+    else:
+        typer.echo(f"\n----- prompt (stop: {list(llm_request.stop)}) -----\n{llm_request.prompt}")
 
 
 @db_app.command("upgrade")

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from drafter.classify import LANGUAGE_NAMES, categorize, detect_language
 from drafter.domain import DraftRequest, DraftStatus
 from drafter.errors import EmptyMessageError, LLMError, MessageTooLongError
 from drafter.llm.base import LLM, Delta, LLMRequest, LLMResult
@@ -103,6 +104,7 @@ class Pipeline:
         """Everything the templates may use. Patient text is neutralised by the renderer."""
         practice = self.practice_for(request)
         labels = sorted({r.label for r in urgency.RULES if r.code in {f.code for f in findings}})
+        language = detect_language(request.message.text, request.message.language)
         return {
             "message": request.message.model_dump(mode="json"),
             "patient": request.patient.model_dump(mode="json"),
@@ -113,6 +115,10 @@ class Pipeline:
             "urgency": level.value,
             "urgency_labels": labels,
             "flags": {"injection": any(f.check == "injection" for f in findings)},
+            "category": categorize(request.message.text).value,
+            "language": language,
+            "language_name": LANGUAGE_NAMES[language],
+            "signoff": request.clinician.name or "[CLINICIAN_NAME]",
         }
 
     def render(self, request: DraftRequest, findings: list[Finding], level: Urgency) -> LLMRequest:

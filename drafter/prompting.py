@@ -1,23 +1,38 @@
-"""Prompt template sets: load a folder of Jinja templates + manifest, render them safely into an LLMRequest."""
+"""Prompt template sets: a folder of Jinja templates + manifest + exemplars, validated and rendered safely.
+
+Admins edit these files, so rendering happens in an immutable sandbox with StrictUndefined, a cap on
+output size and a deadline (loops over `range` and long outputs both stop), and patient-supplied text
+is neutralised so it can never close or open a prompt block.
+"""
 
 from __future__ import annotations
 
+import contextvars
+import operator
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 import yaml
+from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from drafter.errors import TemplateError
 from drafter.llm.base import ChatMessage, LLMRequest, PromptMode
 
+MAX_OUTPUT_CHARS = 100_000
+MAX_RENDER_SECONDS = 1.0
+MAX_RANGE = 10_000
+
 # Tags and chat tokens that would let patient text pose as a boundary of the prompt.
 _DELIMITER = re.compile(
-    r"<\s*/?\s*(patient_message|chart_context|system|assistant|user)\s*>|<\|[^|>]{0,40}\|?>|<(start|end)_of_turn>|^###",
+    r"<\s*/?\s*(?:patient_message|chart_context|example_message|example_reply|system|assistant|user)\s*>"
+    r"|<\|[^|>]{0,40}\|?>|<(?:start|end)_of_turn>|^\s*###",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -37,81 +52,291 @@ def _neutralise_tree(value: Any) -> Any:
     return value
 
 
+class Exemplar(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: str
+    language: str
+    message: str = Field(min_length=1, max_length=2_000)
+    reply: str = Field(min_length=1, max_length=2_000)
+
+
+class VariableSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["string", "object", "list", "integer", "boolean"]
+    required: bool = True
+    fields: list[str] = Field(default_factory=list)
+    values: list[str] = Field(default_factory=list)
+
+
+class ExemplarSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    file: str
+    per_prompt: int = Field(default=2, ge=0, le=10)
+    completion_per_prompt: int = Field(default=3, ge=0, le=10)
+
+
+class Manifest(BaseModel):
+    """The manifest.yaml of a template set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    version: int | str
+    description: str = ""
+    templates: dict[Literal["chat", "completion"], dict[str, Any]]
+    exemplars: ExemplarSpec | None = None
+    categories: list[str] = Field(default_factory=lambda: ["general"])
+    languages: list[str] = Field(default_factory=lambda: ["en"])
+    variables: dict[str, VariableSpec] = Field(default_factory=dict)
+
+
 @dataclass(frozen=True, slots=True)
 class TemplateSet:
-    """One named, versioned set of prompt templates."""
+    """One named, versioned set of prompt templates with its manifest and exemplars."""
 
-    name: str
-    version: str
-    sources: Mapping[str, str]  # file name -> template text
-    chat: Mapping[str, str]  # role -> file name
-    completion: Mapping[str, Any]  # {"prompt": file name, "stop": [...]}
-    manifest: Mapping[str, Any]
+    manifest: Manifest
+    sources: Mapping[str, str]  # relative path (posix) -> template text
+    exemplars: tuple[Exemplar, ...] = ()
 
-    @classmethod
-    def from_dir(cls, directory: Path) -> TemplateSet:
-        """Load a set from a folder holding manifest.yaml and its templates."""
-        manifest_path = directory / "manifest.yaml"
-        try:
-            manifest = yaml.safe_load(manifest_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise TemplateError(f"No template set at {directory}: manifest.yaml is missing; "
-                                "check DRAFTER_PROMPTS_DIR and DRAFTER_TEMPLATE_SET.") from None
-        except yaml.YAMLError as exc:
-            raise TemplateError(f"{manifest_path} is not valid YAML: {exc}") from None
-        templates = manifest.get("templates") or {}
-        sources = {p.name: p.read_text(encoding="utf-8") for p in sorted(directory.glob("*.j2"))}
-        chat = dict(templates.get("chat") or {})
-        completion = dict(templates.get("completion") or {})
-        for file in [*chat.values(), completion.get("prompt")]:
-            if file and file not in sources:
-                raise TemplateError(f"{manifest_path} names {file}, which is not in {directory}.")
-        return cls(str(manifest.get("name", directory.name)), str(manifest.get("version", "1")),
-                   sources, chat, completion, manifest)
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest.version)
 
     @property
     def label(self) -> str:
         """name@version, as stored with each draft."""
         return f"{self.name}@{self.version}"
 
+    @property
+    def chat(self) -> Mapping[str, str]:
+        return {role: str(file) for role, file in self.manifest.templates.get("chat", {}).items()}
 
-class PromptRenderer:
-    """Renders a template set in an immutable sandbox with StrictUndefined: admins edit these files."""
+    @property
+    def completion(self) -> Mapping[str, Any]:
+        return self.manifest.templates.get("completion", {})
 
-    def __init__(self, template_set: TemplateSet) -> None:
-        self.template_set = template_set
-        self._env = ImmutableSandboxedEnvironment(
-            loader=jinja2.DictLoader(dict(template_set.sources)),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,  # plain text prompts; patient text is neutralised instead
-            keep_trailing_newline=False,
+    @classmethod
+    def from_dir(cls, directory: Path) -> TemplateSet:
+        """Load and validate a set from a folder holding manifest.yaml, templates (*.j2) and exemplars."""
+        manifest_path = directory / "manifest.yaml"
+        if not manifest_path.is_file():
+            raise TemplateError(f"No template set at {directory}: manifest.yaml is missing; "
+                                "check DRAFTER_PROMPTS_DIR and DRAFTER_TEMPLATE_SET.")
+        sources = {p.relative_to(directory).as_posix(): p.read_text(encoding="utf-8")
+                   for p in sorted(directory.rglob("*.j2"))}
+        files = {p.relative_to(directory).as_posix(): p.read_text(encoding="utf-8")
+                 for p in sorted(directory.rglob("*.yaml"))}
+        return cls.from_files(files | sources, origin=str(directory))
+
+    @classmethod
+    def from_files(cls, files: Mapping[str, str], *, origin: str = "template set") -> TemplateSet:
+        """Build a set from file name -> text (from a folder, or later from a database version)."""
+        raw = _yaml(files, "manifest.yaml", origin)
+        try:
+            manifest = Manifest.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise TemplateError(f"{origin}/manifest.yaml: {where}: {first['msg']}") from None
+        exemplars: tuple[Exemplar, ...] = ()
+        if manifest.exemplars:
+            items = _yaml(files, manifest.exemplars.file, origin) or []
+            try:
+                exemplars = tuple(Exemplar.model_validate(item) for item in items)
+            except (ValidationError, TypeError) as exc:
+                raise TemplateError(f"{origin}/{manifest.exemplars.file}: invalid exemplar: {exc}") from None
+        sources = {name: text for name, text in files.items() if name.endswith(".j2")}
+        template_set = cls(manifest, sources, exemplars)
+        template_set.validate(origin=origin)
+        return template_set
+
+    def validate(self, *, origin: str = "template set") -> None:
+        """Static checks: files exist, syntax, declared vs used variables, category partials, exemplars."""
+        env = _environment(self.sources)
+        entry_points = [*self.chat.values()]
+        if self.completion.get("prompt"):
+            entry_points.append(str(self.completion["prompt"]))
+        if not entry_points:
+            raise TemplateError(f"{origin}/manifest.yaml names no chat or completion templates.")
+        for file in entry_points:
+            if file not in self.sources:
+                raise TemplateError(f"{origin}/manifest.yaml names {file}, which is not in the set.")
+        used: set[str] = set()
+        for name, text in self.sources.items():
+            try:
+                ast = env.parse(text, name=name)
+            except jinja2.TemplateSyntaxError as exc:
+                raise TemplateError(f"{origin}/{name} line {exc.lineno}: {exc.message}",
+                                    details={"template": name, "line": exc.lineno}) from None
+            used |= meta.find_undeclared_variables(ast)
+            for include in ast.find_all(nodes.Include):
+                target = include.template
+                if isinstance(target, nodes.Const) and target.value not in self.sources:
+                    raise TemplateError(f"{origin}/{name} includes {target.value}, which is not in the set.")
+        declared = set(self.manifest.variables)
+        if undeclared := used - declared:
+            raise TemplateError(f"{origin}: templates use variables the manifest does not declare: "
+                                f"{', '.join(sorted(undeclared))}")
+        if unused := {n for n, spec in self.manifest.variables.items() if spec.required} - used:
+            raise TemplateError(f"{origin}: required variables no template uses: {', '.join(sorted(unused))}")
+        if any(f.startswith("partials/categories/") for f in self.sources):
+            missing = [c for c in self.manifest.categories if f"partials/categories/{c}.j2" not in self.sources]
+            if missing:
+                raise TemplateError(f"{origin}: no partial for categories {', '.join(missing)} "
+                                    "(expected partials/categories/<category>.j2).")
+        for ex in self.exemplars:
+            if ex.category not in self.manifest.categories or ex.language not in self.manifest.languages:
+                raise TemplateError(f"{origin}: exemplar {ex.message[:30]!r} has category {ex.category!r} / "
+                                    f"language {ex.language!r} not listed in the manifest.")
+
+    def pick_exemplars(self, category: str, language: str, count: int) -> list[Exemplar]:
+        """Exemplars for the category in the language first, then general ones, then English as a fallback."""
+        ranked = sorted(
+            self.exemplars,
+            key=lambda ex: (ex.language != language, ex.category != category, ex.category != "general"),
         )
+        return ranked[:count]
+
+
+def _yaml(files: Mapping[str, str], name: str, origin: str) -> Any:
+    if name not in files:
+        raise TemplateError(f"{origin}: {name} is missing.")
+    try:
+        return yaml.safe_load(files[name])
+    except yaml.YAMLError as exc:
+        raise TemplateError(f"{origin}/{name} is not valid YAML: {exc}") from None
+
+
+# -- the sandbox ---------------------------------------------------------------------------------
+
+_deadline: contextvars.ContextVar[float] = contextvars.ContextVar("render_deadline", default=float("inf"))
+
+
+class RenderLimitError(Exception):
+    """A render took too long or produced too much."""
+
+
+def _check_deadline() -> None:
+    if time.monotonic() > _deadline.get():
+        raise RenderLimitError(f"rendering took longer than {MAX_RENDER_SECONDS:.1f} s")
+
+
+def _bounded_range(*args: int) -> Iterator[int]:
+    span = range(*args)
+    if len(span) > MAX_RANGE:
+        raise RenderLimitError(f"range() of {len(span):,} items is above the limit of {MAX_RANGE:,}")
+    for i in span:
+        if i % 256 == 0:
+            _check_deadline()
+        yield i
+
+
+class _LimitedSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox plus caps on `*`/`**` results, `range`, output size and render time."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
+        if operator_ == "**":
+            if isinstance(right, int | float) and abs(right) > 64:
+                raise RenderLimitError("exponent too large")
+            return operator.pow(left, right)
+        if isinstance(left, str | list | tuple) or isinstance(right, str | list | tuple):
+            times = right if isinstance(right, int) else left if isinstance(left, int) else 1
+            size = len(left) if isinstance(left, str | list | tuple) else len(right)
+            if isinstance(times, int) and times * size > MAX_OUTPUT_CHARS:
+                raise RenderLimitError("repetition would exceed the output limit")
+        return operator.mul(left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_deadline()
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+def _environment(sources: Mapping[str, str]) -> _LimitedSandbox:
+    def load(name: str) -> tuple[str, str, Any] | None:
+        # The name doubles as the "filename" so error frames point at the template and its line.
+        return (sources[name], name, lambda: True) if name in sources else None
+
+    env = _LimitedSandbox(loader=jinja2.FunctionLoader(load), undefined=jinja2.StrictUndefined,
+                          autoescape=False, keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True)
+    env.globals["range"] = _bounded_range
+    return env
+
+
+def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
+    """The innermost template file and line of an exception (Jinja rewrites frames to template lines)."""
+    found: tuple[str | None, int | None] = (None, None)
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.endswith(".j2"):
+            found = (name, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+@dataclass
+class PromptRenderer:
+    """Renders a template set into the exact LLMRequest the model will receive."""
+
+    template_set: TemplateSet
+    _env: _LimitedSandbox = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._env = _environment(self.template_set.sources)
 
     def _render(self, file: str, variables: Mapping[str, Any]) -> str:
+        label = f"{self.template_set.label}/{file}"
+        token = _deadline.set(time.monotonic() + MAX_RENDER_SECONDS)
         try:
-            return self._env.get_template(file).render(variables).strip()
+            parts: list[str] = []
+            size = 0
+            for chunk in self._env.get_template(file).generate(variables):
+                size += len(chunk)
+                if size > MAX_OUTPUT_CHARS:
+                    raise RenderLimitError(f"output is larger than {MAX_OUTPUT_CHARS:,} characters")
+                _check_deadline()
+                parts.append(chunk)
+            return re.sub(r"\n{3,}", "\n\n", "".join(parts)).strip()
         except jinja2.UndefinedError as exc:
-            raise TemplateError(f"Template {self.template_set.label}/{file} uses an undefined variable: {exc.message}",
-                                details={"template": file}) from None
+            where, line = _template_frame(exc)
+            raise TemplateError(f"Template {self.template_set.label}/{where or file}"
+                                f"{f' line {line}' if line else ''} uses an undefined variable: {exc.message}",
+                                details={"template": where or file, "line": line}) from None
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"Template {self.template_set.label}/{file} line {exc.lineno}: {exc.message}",
+            raise TemplateError(f"Template {label} line {exc.lineno}: {exc.message}",
                                 details={"template": file, "line": exc.lineno}) from None
+        except RenderLimitError as exc:
+            raise TemplateError(f"Template {label} was stopped: {exc}.", details={"template": file}) from None
         except jinja2.TemplateError as exc:
-            raise TemplateError(f"Template {self.template_set.label}/{file} failed to render: {exc}",
-                                details={"template": file}) from None
+            raise TemplateError(f"Template {label} failed to render: {exc}", details={"template": file}) from None
+        finally:
+            _deadline.reset(token)
 
     def render(self, variables: Mapping[str, Any], *, mode: PromptMode, max_tokens: int,
                temperature: float) -> LLMRequest:
         """The exact request that would be sent to the model for these variables."""
-        safe = _neutralise_tree(variables)
+        spec = self.template_set.manifest.exemplars
+        count = (spec.per_prompt if mode == "chat" else spec.completion_per_prompt) if spec else 0
+        exemplars = self.template_set.pick_exemplars(str(variables.get("category", "general")),
+                                                     str(variables.get("language", "en")), count)
+        safe = _neutralise_tree(variables) | {"exemplars": [ex.model_dump() for ex in exemplars]}
         if mode == "chat":
             if not self.template_set.chat:
                 raise TemplateError(f"Template set {self.template_set.label} has no chat templates.")
             messages = tuple(ChatMessage(role, self._render(file, safe))  # type: ignore[arg-type]
                              for role, file in self.template_set.chat.items())
             return LLMRequest(mode="chat", messages=messages, max_tokens=max_tokens, temperature=temperature)
-        spec = self.template_set.completion
-        if not spec.get("prompt"):
+        completion = self.template_set.completion
+        if not completion.get("prompt"):
             raise TemplateError(f"Template set {self.template_set.label} has no completion template.")
-        return LLMRequest(mode="completion", prompt=self._render(spec["prompt"], safe),
-                          stop=tuple(spec.get("stop") or ()), max_tokens=max_tokens, temperature=temperature)
+        return LLMRequest(mode="completion", prompt=self._render(str(completion["prompt"]), safe),
+                          stop=tuple(completion.get("stop") or ()), max_tokens=max_tokens, temperature=temperature)

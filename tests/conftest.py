@@ -82,13 +82,12 @@ GOOD_REPLY = (
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No DRAFTER_*/OPENAI_* variables or .env from the developer's shell; run inside a temp folder."""
     for key in list(os.environ):
         if key.startswith(("DRAFTER_", "OPENAI_")) and key != "DRAFTER_TEST_PG_ADMIN":
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
-    yield
 
 
 @pytest.fixture
@@ -132,7 +131,7 @@ def pg_url() -> Iterator[str]:
     name = f"drafter_test_{uuid.uuid4().hex[:10]}"
     try:
         asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure to reach PostgreSQL means the same thing here
+    except Exception as exc:
         pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({type(exc).__name__}: {exc}). Start it with "
                     "./scripts/services (the test script does this) or set DRAFTER_TEST_PG_ADMIN.", pytrace=False)
     base = PG_ADMIN_URL.rsplit("/", 1)[0]

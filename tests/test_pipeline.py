@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -95,11 +96,11 @@ async def test_demo_model_drafts_say_so(settings: Settings, fake_llm: FakeLLM) -
 async def test_render_failure_is_stored_as_failed_draft(settings: Settings, fake_llm: FakeLLM,
                                                         tmp_path: Path) -> None:
     broken = tmp_path / "prompts" / "default"
-    broken.mkdir(parents=True)
-    source = settings.prompts_dir / "default"
-    for file in source.iterdir():
-        (broken / file.name).write_text(file.read_text())
-    (broken / "user.j2").write_text("{{ message.text }} {{ no_such_variable }}")
+    shutil.copytree(settings.prompts_dir / "default", broken)
+    # valid at load time (declared in the manifest), undefined at render time
+    manifest = (broken / "manifest.yaml").read_text()
+    (broken / "manifest.yaml").write_text(manifest + "  no_such_variable: {type: string, required: false}\n")
+    (broken / "user.j2").write_text((broken / "user.j2").read_text() + "{{ no_such_variable }}")
     custom = settings.model_copy(update={"prompts_dir": tmp_path / "prompts"})
     async with open_services(custom, llm=fake_llm) as built:
         with pytest.raises(TemplateError) as info:
@@ -121,7 +122,8 @@ async def test_empty_model_reply_fails_the_draft_not_the_message(services: Servi
 
 async def test_self_harm_gets_crisis_line_from_policy(services: Services, fake_llm: FakeLLM) -> None:
     fake_llm.enqueue("I am sorry you are going through this. We care about you and will call you today.")
-    draft = await services.pipeline.draft(request("I don't want to live anymore, I have been thinking of ending it all"))
+    text = "I don't want to live anymore, I have been thinking of ending it all"
+    draft = await services.pipeline.draft(request(text))
     assert draft.message.urgency == "emergency"
     assert draft.text is not None and "988" in draft.text and "911" in draft.text
     assert draft.status == DraftStatus.PENDING_REVIEW  # guidance inserted, so no missing-guidance block
