@@ -21,7 +21,8 @@ BASE = "http://llm.test/v1"
 
 def completion(text: str = GOOD_REPLY, finish_reason: str = "stop") -> dict[str, Any]:
     return {"id": "c1", "object": "chat.completion", "created": 0, "model": "gpt-test",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                         "finish_reason": finish_reason}],
             "usage": {"prompt_tokens": 321, "completion_tokens": 54, "total_tokens": 375}}
 
 
@@ -84,7 +85,7 @@ def test_draft_human_output_shows_findings_and_overhead(env: Path, llm: respx.Mo
 def test_draft_reads_stdin(env: Path, llm: respx.MockRouter, monkeypatch: pytest.MonkeyPatch,
                            capsys: pytest.CaptureFixture[str]) -> None:
     llm.post("/chat/completions").respond(json=completion())
-    code, out, _ = run(monkeypatch, capsys, "draft", "-", "--json", stdin="Necesito una cita, por favor".encode())
+    code, out, _ = run(monkeypatch, capsys, "draft", "-", "--json", stdin=b"Necesito una cita, por favor")
     assert code == 0 and json.loads(out)["message"]["text"] == "Necesito una cita, por favor"
 
 
