@@ -54,9 +54,22 @@ class PatientMessage(_Strict):
 
 
 class PatientInfo(_Strict):
+    """Who wrote. Identifiers are used to spot (and optionally redact) PHI, never sent when redaction is on."""
+
     name: str | None = Field(default=None, max_length=200)
     preferred_name: str | None = Field(default=None, max_length=200)
     age: int | None = Field(default=None, ge=0, le=130)
+    date_of_birth: str | None = Field(default=None, max_length=40)
+    mrn: str | None = Field(default=None, max_length=64)
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=254)
+    address: str | None = Field(default=None, max_length=300)
+
+    def identifiers(self) -> dict[str, str]:
+        """The supplied identifiers by kind (name, date_of_birth, mrn, phone, email, address)."""
+        values = {"name": self.name, "preferred_name": self.preferred_name, "date_of_birth": self.date_of_birth,
+                  "mrn": self.mrn, "phone": self.phone, "email": self.email, "address": self.address}
+        return {kind: value for kind, value in values.items() if value}
 
 
 class ClinicianInfo(_Strict):

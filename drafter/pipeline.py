@@ -17,17 +17,9 @@ from drafter.llm.base import LLM, Delta, LLMRequest, LLMResult
 from drafter.prompting import PromptRenderer
 from drafter.storage.models import Draft
 from drafter.storage.repository import DraftStore
-from guardrails import (
-    Finding,
-    InputContext,
-    OutputContext,
-    Policy,
-    PracticePolicy,
-    Severity,
-    Urgency,
-    run_checks,
-)
+from guardrails import Finding, InputContext, OutputContext, Policy, PracticePolicy, Severity, Urgency, run_checks
 from guardrails.checks import emergency_guidance, urgency
+from guardrails.redaction import Redactor, redact_tree
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +50,18 @@ class _Clock:
         total = (time.perf_counter() - self.started) * 1000
         return {**self.steps, "total_ms": round(total, 3),
                 "overhead_ms": round(total - self.steps.get("llm_ms", 0.0), 3)}
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """Everything decided before the model call."""
+
+    clock: _Clock
+    findings: list[Finding]
+    level: Urgency
+    draft_id: str
+    llm_request: LLMRequest
+    redactor: Redactor | None
 
 
 def _context_text(request: DraftRequest) -> str:
@@ -96,7 +100,7 @@ class Pipeline:
     def assess_input(self, request: DraftRequest) -> tuple[list[Finding], Urgency]:
         """Run the input guardrails; return their findings and the triage level."""
         ctx = InputContext(text=request.message.text, subject=request.message.subject,
-                           context_text=_context_text(request))
+                           context_text=_context_text(request), identifiers=request.patient.identifiers())
         findings = run_checks("input", ctx, self.policy)
         return findings, urgency.level_of(findings)
 
@@ -121,17 +125,37 @@ class Pipeline:
             "signoff": request.clinician.name or "[CLINICIAN_NAME]",
         }
 
-    def render(self, request: DraftRequest, findings: list[Finding], level: Urgency) -> LLMRequest:
-        """The exact request the model will receive."""
-        return self.renderer.render(self.prompt_variables(request, findings, level), mode=self.llm.prompt_mode,
+    def redactor_for(self, request: DraftRequest, findings: list[Finding]) -> Redactor | None:
+        """Placeholders for every identifier in the message and the supplied patient details, if policy says so."""
+        if not self.policy.redact_phi:
+            return None
+        redactor = Redactor()
+        for kind, value in request.patient.identifiers().items():
+            redactor.placeholder("name" if kind == "preferred_name" else kind, value)
+        text = request.message.text
+        for f in findings:
+            if f.check == "phi" and f.span:
+                redactor.placeholder("name" if f.code == "preferred_name" else f.code, text[f.span[0]:f.span[1]])
+        return redactor
+
+    def render(self, request: DraftRequest, findings: list[Finding], level: Urgency,
+               redactor: Redactor | None = None) -> LLMRequest:
+        """The exact request the model will receive (identifiers replaced by placeholders when redacting)."""
+        variables = self.prompt_variables(request, findings, level)
+        if redactor is not None:
+            signoff = variables["signoff"]
+            variables = redact_tree(variables, redactor)  # type: ignore[assignment]
+            variables["signoff"] = signoff  # the clinician's name is not patient information
+        return self.renderer.render(variables, mode=self.llm.prompt_mode,
                                     max_tokens=self.config.max_tokens, temperature=self.config.temperature)
 
-    def finish(self, request: DraftRequest, result: LLMResult, input_findings: list[Finding],
-               level: Urgency) -> tuple[str, list[Finding], DraftStatus]:
+    def finish(self, request: DraftRequest, result: LLMResult, input_findings: list[Finding], level: Urgency,
+               *, redactor: Redactor | None = None, system_prompt: str = "") -> tuple[str, list[Finding], DraftStatus]:
         """Output guardrails and the decision: the final text, all findings, and the draft's status."""
         practice = self.practice_for(request)
         codes = frozenset(f.code for f in input_findings if f.check == "urgency")
-        text, inserted = emergency_guidance.ensure(result.text.strip(), level, codes, practice)
+        raw = redactor.restore(result.text) if redactor else result.text
+        text, inserted = emergency_guidance.ensure(raw.strip(), level, codes, practice)
         findings = list(input_findings)
         if inserted:
             findings.append(Finding(
@@ -148,8 +172,11 @@ class Pipeline:
                 check="demo_model", severity=Severity.WARN, code="not_for_clinical_use",
                 message=f"Drafted by the embedded demo model ({result.model}), which is not for clinical use.",
                 suggestion="Configure DRAFTER_LLM_BASE_URL with a production model."))
-        out_ctx = OutputContext(draft=text, message=request.message.text, urgency=level, urgency_codes=codes,
-                                practice=practice, context_text=_context_text(request))
+        out_ctx = OutputContext(
+            draft=text, message=request.message.text, urgency=level, urgency_codes=codes, practice=practice,
+            context_text=_context_text(request), identifiers=request.patient.identifiers(),
+            language=detect_language(request.message.text, request.message.language), system_prompt=system_prompt,
+            clinician_name=request.clinician.name or "")
         findings.extend(run_checks("output", out_ctx, self.policy))
         blocked = any(f.severity is Severity.BLOCK for f in findings)
         return text, findings, DraftStatus.NEEDS_CLINICIAN if blocked else DraftStatus.PENDING_REVIEW
@@ -157,7 +184,7 @@ class Pipeline:
     # -- the whole path --------------------------------------------------------------------------
 
     async def _prepare(self, request: DraftRequest, *, source: str, actor: str,
-                       regenerate: str | None) -> tuple[_Clock, list[Finding], Urgency, str, LLMRequest]:
+                       regenerate: str | None) -> _Prepared:
         clock = _Clock()
         self.validate(request)
         findings, level = self.assess_input(request)
@@ -171,12 +198,13 @@ class Pipeline:
                                                   backend=self.llm.name)
         clock.lap("store_accept")
         try:
-            llm_request = self.render(request, findings, level)
+            redactor = self.redactor_for(request, findings)
+            llm_request = self.render(request, findings, level, redactor)
         except Exception as exc:
             await self._record_failure(draft_id, exc, findings, clock, attempts=0)
             raise
         clock.lap("render")
-        return clock, findings, level, draft_id, llm_request
+        return _Prepared(clock, findings, level, draft_id, llm_request, redactor)
 
     async def _record_failure(self, draft_id: str, exc: Exception, findings: list[Finding], clock: _Clock,
                               *, attempts: int) -> None:
@@ -189,9 +217,11 @@ class Pipeline:
         if hasattr(exc, "details") and isinstance(exc.details, dict):
             exc.details.setdefault("draft_id", draft_id)
 
-    async def _complete(self, request: DraftRequest, result: LLMResult, clock: _Clock, findings: list[Finding],
-                        level: Urgency, draft_id: str) -> Draft:
-        text, all_findings, status = self.finish(request, result, findings, level)
+    async def _complete(self, request: DraftRequest, result: LLMResult, prep: _Prepared) -> Draft:
+        clock, draft_id = prep.clock, prep.draft_id
+        system = prep.llm_request.messages[0].content if prep.llm_request.messages else ""
+        text, all_findings, status = self.finish(request, result, prep.findings, prep.level,
+                                                 redactor=prep.redactor, system_prompt=system)
         clock.lap("output_checks")
         return await self.store.complete(
             draft_id, text=text, status=status, findings=all_findings, model=result.model,
@@ -201,25 +231,23 @@ class Pipeline:
     async def draft(self, request: DraftRequest, *, source: str = "api", actor: str = "api",
                     regenerate: str | None = None) -> Draft:
         """Draft a reply and return the stored draft. On LLM failure the failed draft is stored, then raised."""
-        clock, findings, level, draft_id, llm_request = await self._prepare(
-            request, source=source, actor=actor, regenerate=regenerate)
+        prep = await self._prepare(request, source=source, actor=actor, regenerate=regenerate)
         try:
-            result = await self.llm.complete(llm_request)
+            result = await self.llm.complete(prep.llm_request)
         except Exception as exc:
-            clock.lap("llm")
-            await self._record_failure(draft_id, exc, findings, clock, attempts=1)
+            prep.clock.lap("llm")
+            await self._record_failure(prep.draft_id, exc, prep.findings, prep.clock, attempts=1)
             raise
-        clock.lap("llm")
-        return await self._complete(request, result, clock, findings, level, draft_id)
+        prep.clock.lap("llm")
+        return await self._complete(request, result, prep)
 
     async def stream(self, request: DraftRequest, *, source: str = "api", actor: str = "api",
                      regenerate: str | None = None) -> AsyncIterator[Delta | Draft]:
         """Like `draft`, yielding the model's text as it arrives and the stored draft last."""
-        clock, findings, level, draft_id, llm_request = await self._prepare(
-            request, source=source, actor=actor, regenerate=regenerate)
+        prep = await self._prepare(request, source=source, actor=actor, regenerate=regenerate)
         result: LLMResult | None = None
         try:
-            async for event in self.llm.stream(llm_request):
+            async for event in self.llm.stream(prep.llm_request):
                 if isinstance(event, Delta):
                     yield event
                 else:
@@ -227,11 +255,11 @@ class Pipeline:
             if result is None:
                 raise LLMError("The language model stream ended without a result.")
         except Exception as exc:
-            clock.lap("llm")
-            await self._record_failure(draft_id, exc, findings, clock, attempts=1)
+            prep.clock.lap("llm")
+            await self._record_failure(prep.draft_id, exc, prep.findings, prep.clock, attempts=1)
             raise
-        clock.lap("llm")
-        yield await self._complete(request, result, clock, findings, level, draft_id)
+        prep.clock.lap("llm")
+        yield await self._complete(request, result, prep)
 
     async def regenerate(self, draft_id: str, *, actor: str = "api") -> Draft:
         """Draft again for the message behind a failed or rejected draft."""

@@ -19,6 +19,7 @@ from drafter.storage.engine import create_engine
 from drafter.storage.migrate import upgrade
 from drafter.storage.repository import DraftStore
 from guardrails import PolicyError, PracticePolicy, load_policy
+from guardrails.checks import readability
 
 
 @dataclass
@@ -68,6 +69,7 @@ async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: 
         policy = load_policy()
     except PolicyError as exc:
         raise ConfigError(f"The guardrail policy is invalid: {exc}") from exc
+    await asyncio.to_thread(readability.warm)  # the syllable table loads once, not on the first draft
     engine = create_engine(settings.database_url, echo=settings.database_echo)
     try:
         if migrate:

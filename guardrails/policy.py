@@ -30,6 +30,7 @@ class CheckPolicy:
 @dataclass(frozen=True, slots=True)
 class Policy:
     checks: Mapping[str, CheckPolicy] = field(default_factory=dict)
+    redact_phi: bool = False  # placeholders for identifiers before the model call, restored after
 
     def for_check(self, name: str) -> CheckPolicy:
         """The policy of one check; a check the file does not mention runs with its defaults."""
@@ -38,6 +39,12 @@ class Policy:
 
 def parse_policy(data: Mapping[str, Any], *, source: str = "policy") -> Policy:
     """Validate a policy mapping: every check, severity and threshold must exist."""
+    unknown_keys = set(data) - {"checks", "redact_phi"}
+    if unknown_keys:
+        raise PolicyError(f"{source}: unknown setting(s) {', '.join(sorted(unknown_keys))}; use checks, redact_phi")
+    redact = data.get("redact_phi", False)
+    if not isinstance(redact, bool):
+        raise PolicyError(f"{source}: redact_phi must be true or false")
     raw_checks = data.get("checks") or {}
     if not isinstance(raw_checks, Mapping):
         raise PolicyError(f"{source}: 'checks' must be a mapping of check name to settings")
@@ -60,7 +67,7 @@ def parse_policy(data: Mapping[str, Any], *, source: str = "policy") -> Policy:
             raise PolicyError(f"{source}: {name} has no threshold {', '.join(sorted(unknown))}; "
                               f"it accepts: {', '.join(sorted(accepted)) or 'none'}")
         checks[name] = CheckPolicy(enabled, Severity(severity) if severity else None, raw)
-    return Policy(checks)
+    return Policy(checks, redact_phi=redact)
 
 
 def load_policy(path: Path = DEFAULT_POLICY_PATH) -> Policy:

@@ -1,11 +1,14 @@
-"""Small text helpers shared by checks: clause boundaries and word spans."""
+"""Small text helpers shared by checks: clause boundaries, sentences, words."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 _CLAUSE_BREAK = re.compile(r"[.!?;\n]|\b(?:but|however|although|though|except)\b", re.IGNORECASE)
 WORD = re.compile(r"[A-Za-zÀ-ÿ']+")
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*", re.MULTILINE)
+_CONDITIONAL = re.compile(r"\b(?:if|should|in case|unless|whenever|when|si)\b", re.IGNORECASE)
 
 
 def clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
@@ -17,6 +20,33 @@ def clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     return left, (nxt.start() if nxt else len(text))
 
 
+def sentence_bounds(text: str, start: int) -> tuple[int, int]:
+    """The sentence containing position `start`."""
+    left = max(text.rfind(".", 0, start), text.rfind("!", 0, start), text.rfind("?", 0, start),
+               text.rfind("\n", 0, start)) + 1
+    ends = [i for i in (text.find(c, start) for c in ".!?\n") if i >= 0]
+    return left, (min(ends) + 1 if ends else len(text))
+
+
+def conditional(text: str, start: int) -> bool:
+    """True when the sentence holding `start` is conditional ("if it gets worse, call 911")."""
+    left, _ = sentence_bounds(text, start)
+    return bool(_CONDITIONAL.search(text, left, start))
+
+
+def sentences(text: str) -> Iterator[tuple[int, int]]:
+    """Spans of the sentences of a text."""
+    for match in _SENTENCE.finditer(text):
+        if match.group(0).strip():
+            yield match.span()
+
+
 def words(text: str) -> list[str]:
     """Words of the text, apostrophes kept."""
     return WORD.findall(text)
+
+
+def in_source(term: str, source: str) -> bool:
+    """Case-insensitive containment, tolerant of spacing ("500mg" vs "500 mg")."""
+    squash = re.sub(r"\s+", "", term.lower())
+    return squash in re.sub(r"\s+", "", source.lower())

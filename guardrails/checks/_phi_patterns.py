@@ -1,0 +1,87 @@
+"""Patterns for identifiers (phone, email, SSN, MRN, dates, street addresses, URLs, self-introduced names)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+
+from rapidfuzz import fuzz
+
+PATTERNS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("email", "an email address", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
+    ("url", "a web address", re.compile(r"\bhttps?://[^\s<>\"]+|\bwww\.[^\s<>\"]+", re.IGNORECASE)),
+    ("ssn", "a social security number", re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])")),
+    ("phone", "a phone number", re.compile(
+        r"(?<![\d-])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\d-])|(?<!\d)\d{10}(?!\d)")),
+    ("mrn", "a medical record number", re.compile(
+        r"\b(?:MRN|medical record(?:\s+(?:number|no\.?|#))?|record\s*#|chart\s*(?:number|#)|patient\s+id)"
+        r"\s*(?:is|:|#)?\s*#?\s*[A-Z]{0,3}\d{5,10}\b", re.IGNORECASE)),
+    ("date", "a date", re.compile(
+        r"\b(?:\d{1,2}[/-]\d{1,2}[/-](?:19|20)?\d{2}|(?:19|20)\d{2}-\d{2}-\d{2}|"
+        r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+(?:19|20)\d{2}|"
+        r"\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+(?:19|20)\d{2})\b",
+        re.IGNORECASE)),
+    ("address", "a street address", re.compile(
+        r"\b\d{1,6}\s+(?:[A-Z][\w'.-]*\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|"
+        r"Court|Ct|Way|Place|Pl|Terrace|Ter|Circle|Cir|Highway|Hwy|Parkway|Pkwy|Calle|Avenida)\b\.?"
+        r"(?:,?\s+(?:Apt|Unit|Suite|#)\s*\w+)?(?:,\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)?")),
+    ("name", "a name", re.compile(
+        r"(?:\b(?:my name is|this is|i am|i'm|me llamo|mi nombre es|soy)\s+|\b(?:mr|mrs|ms|miss|dr)\.?\s+)"
+        r"([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})\b")),
+)
+
+_NOT_NAMES = frozenset({"Not", "Just", "So", "Very", "Really", "Having", "Feeling", "Still", "The", "A", "An",
+                        "Worried", "Sorry", "Writing", "Sure", "Okay", "Ok", "Here", "Back", "Also", "Pregnant",
+                        "Diabetic", "Taking", "On", "In", "At", "Trying", "Going", "Concerned", "Scared", "Afraid",
+                        "Confused", "Thankful", "Grateful", "Unable", "Able", "Fine", "Good", "Better", "Worse"})
+
+
+def find(text: str) -> Iterator[tuple[str, str, tuple[int, int], str]]:
+    """Every identifier-like span: (kind, label, span, matched text)."""
+    for kind, label, pattern in PATTERNS:
+        for match in pattern.finditer(text):
+            if kind == "name":
+                first = match.group(1).split()[0]
+                if first in _NOT_NAMES:
+                    continue
+                yield kind, label, match.span(1), match.group(1)
+            else:
+                yield kind, label, match.span(), match.group(0)
+
+
+_TOKEN = re.compile(r"[\w'.@/-]+")
+
+
+def find_known(text: str, identifiers: Mapping[str, str], *, threshold: float = 85.0
+               ) -> Iterator[tuple[str, tuple[int, int], str]]:
+    """Spans of the patient's own supplied identifiers, matched exactly or fuzzily (typos, spacing)."""
+    lowered = text.lower()
+    tokens = [(m.start(), m.end(), m.group(0).lower()) for m in _TOKEN.finditer(text)]
+    for kind, value in identifiers.items():
+        value = value.strip()
+        if len(value) < 3:
+            continue
+        start = lowered.find(value.lower())
+        if start >= 0:
+            yield kind, (start, start + len(value)), text[start:start + len(value)]
+            continue
+        width = len(value.split())
+        target = value.lower()
+        best: tuple[float, int, int] | None = None
+        for i in range(len(tokens) - width + 1):
+            window = " ".join(t[2] for t in tokens[i:i + width])
+            score = fuzz.ratio(window, target)
+            if score >= threshold and (best is None or score > best[0]):
+                best = (score, tokens[i][0], tokens[i + width - 1][1])
+        if kind == "name" and best is None and width > 1:
+            # A first or last name alone still identifies the patient in a small practice.
+            for part in value.split():
+                if len(part) >= 3:
+                    for t_start, t_end, token in tokens:
+                        if fuzz.ratio(token, part.lower()) >= 90:
+                            best = (90.0, t_start, t_end)
+                            break
+                if best:
+                    break
+        if best:
+            yield kind, (best[1], best[2]), text[best[1]:best[2]]

@@ -1,0 +1,42 @@
+"""Promises the practice did not make: bookings, refills sent, call-backs at a time, orders placed."""
+
+from __future__ import annotations
+
+import re
+
+from guardrails.checks._text import conditional
+from guardrails.context import OutputContext
+from guardrails.finding import Finding, Severity
+
+_ACTION = (r"booked|scheduled|made|set\s+up|sent|called\s+in|ordered|arranged|refilled|renewed|put\s+in|submitted|"
+           r"approved|faxed|reserved|placed|requested|added")
+_THING = (r"refill|prescription|appointment|referral|order|test|labs?|mri|x-?ray|scan|visit|medication|medicine|"
+          r"receta|cita")
+_WHEN = (r"today|tomorrow|tonight|this\s+(?:morning|afternoon|evening|week)|first\s+thing|on\s+\w+day|"
+         r"at\s+\d{1,2}(?::\d\d)?\s*(?:am|pm)?|within\s+(?:\d+|an?|one|two|24|48)\s+(?:hours?|minutes?|days?)|"
+         r"by\s+(?:end\s+of\s+)?(?:today|tomorrow|\w+day)|next\s+\w+day|hoy|mañana")
+PROMISE = re.compile(
+    rf"\b(?:i(?:'ve|\s+have)|we(?:'ve|\s+have)|i\s+just|we\s+just)\s+(?:already\s+)?(?:{_ACTION})\b"
+    rf"|\byour\s+(?:{_THING})\s+(?:has\s+been|have\s+been|was|were|is|are)\s+(?:already\s+)?(?:{_ACTION}|ready|on\s+its\s+way)\b"
+    rf"|\b(?:we|i|the\s+doctor|your\s+doctor|dr\.?\s+\w+|someone|a\s+nurse|the\s+nurse|the\s+office|our\s+office)"
+    rf"\s+will\s+(?:call|see|phone|ring|contact|text|email)\s+you\s+(?:back\s+)?(?:{_WHEN})"
+    rf"|\b(?:you(?:'re|\s+are)\s+(?:booked|scheduled|all\s+set)\s+(?:for|on))"
+    rf"|\b(?:the\s+doctor|your\s+doctor|dr\.?\s+\w+|we)\s+(?:will|can)\s+see\s+you\s+(?:{_WHEN})"
+    rf"|\b(?:ya\s+(?:le\s+)?(?:envié|enviamos|programé|programamos|agendamos))\b",
+    re.IGNORECASE)
+
+
+def check(ctx: OutputContext) -> list[Finding]:
+    """Block commitments the chart context does not confirm; the practice must keep every promise."""
+    context = ctx.context_text.lower()
+    for match in PROMISE.finditer(ctx.draft):
+        if conditional(ctx.draft, match.start()):
+            continue
+        said = match.group(0).lower()
+        if context and any(word in context for word in re.findall(r"(?:booked|scheduled|sent|ordered|refill|"
+                                                                  r"appointment|call)\w*", said)):
+            continue  # the chart says it happened
+        return [Finding(check="promises", severity=Severity.BLOCK, code="unconfirmed_commitment", span=match.span(),
+                        message="The draft promises something the practice has not confirmed.",
+                        suggestion="Say what will happen without a booking, time or result you cannot guarantee.")]
+    return []

@@ -1,0 +1,39 @@
+"""The system prompt, template tags or talk about instructions leaking into the draft."""
+
+from __future__ import annotations
+
+import re
+
+from guardrails.checks._text import WORD
+from guardrails.context import OutputContext
+from guardrails.finding import Finding, Severity
+
+_TELLS = re.compile(
+    r"</?\s*(?:patient_message|chart_context|example_message|example_reply|system|assistant)\s*>"
+    r"|\b(?:my|the)\s+(?:system\s+prompt|instructions|guidelines\s+say|rules\s+say)\b|\bsystem\s+prompt\b"
+    r"|\bi\s+(?:was|am|have\s+been)\s+(?:instructed|told|programmed)\b|\bas\s+an?\s+(?:ai|language\s+model|assistant)\b"
+    r"|\bsafety\s+rules\b|\bi(?:'m|\s+am)\s+not\s+allowed\s+to\b|\bas\s+instructed\b|\bthe\s+patient'?s?\s+message\s+is\s+data\b",
+    re.IGNORECASE)
+SHINGLE = 7
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    tokens = [w.lower() for w in WORD.findall(text)]
+    return {tuple(tokens[i:i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1)}
+
+
+def check(ctx: OutputContext) -> list[Finding]:
+    """Block a draft that talks about its instructions or copies them."""
+    tell = _TELLS.search(ctx.draft)
+    if tell:
+        return [Finding(check="prompt_leak", severity=Severity.BLOCK, code="instructions", span=tell.span(),
+                        message="The draft talks about its instructions or contains template tags.",
+                        suggestion="Remove it; patients should read a reply, not the assistant's rules.")]
+    if ctx.system_prompt:
+        copied = _shingles(ctx.draft) & _shingles(ctx.system_prompt)
+        if copied:
+            phrase = " ".join(next(iter(copied)))
+            return [Finding(check="prompt_leak", severity=Severity.BLOCK, code="copied_prompt",
+                            message=f"The draft copies the system prompt (\"{phrase}…\").",
+                            suggestion="Rewrite the reply in your own words.")]
+    return []
