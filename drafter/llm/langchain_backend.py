@@ -9,7 +9,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage, SystemMessage
 
 from drafter.errors import LLMError, LLMResponseError, LLMUnavailableError
-from drafter.llm.base import Delta, LLMRequest, LLMResult, PromptMode, StreamEvent, Usage
+from drafter.llm.base import Delta, FinishReason, LLMRequest, LLMResult, PromptMode, StreamEvent, Usage
 
 
 def _to_messages(request: LLMRequest) -> list[AnyMessage]:
@@ -22,6 +22,15 @@ def _to_messages(request: LLMRequest) -> list[AnyMessage]:
 def _usage(message: AIMessage) -> Usage:
     meta = message.usage_metadata
     return Usage(meta["input_tokens"], meta["output_tokens"]) if meta else Usage()
+
+
+def _text(message: AIMessage) -> str:
+    # `.text` is LangChain's callable str subclass (TextAccessor); hand the rest of drafter a plain str.
+    return str(message.text)
+
+
+def _finish(message: AIMessage) -> FinishReason:
+    return "length" if message.response_metadata.get("finish_reason") == "length" else "stop"
 
 
 def _model_name(model: BaseChatModel) -> str:
@@ -55,12 +64,10 @@ class LangChainBackend:
             raise
         except Exception as exc:
             raise LLMUnavailableError(f"The LangChain model failed: {type(exc).__name__}.") from exc
-        text = reply.content if isinstance(reply.content, str) else reply.text
+        text = _text(reply)
         if not text.strip():
             raise LLMResponseError("The language model returned an empty reply.", details={"reason": "empty"})
-        reason = str(reply.response_metadata.get("finish_reason", "stop"))
-        return LLMResult(text=text, model=_model_name(self._model), usage=_usage(reply),
-                         finish_reason="length" if reason == "length" else "stop",
+        return LLMResult(text=text, model=_model_name(self._model), usage=_usage(reply), finish_reason=_finish(reply),
                          latency_s=time.perf_counter() - started)
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
@@ -70,16 +77,17 @@ class LangChainBackend:
         try:
             async for chunk in self._model.astream(_to_messages(request), stop=list(request.stop) or None):
                 merged = chunk if merged is None else merged + chunk
-                if chunk.text:
-                    yield Delta(chunk.text)
+                if piece := _text(chunk):
+                    yield Delta(piece)
         except LLMError:
             raise
         except Exception as exc:
             raise LLMUnavailableError(f"The LangChain model failed: {type(exc).__name__}.") from exc
-        text = merged.text if merged else ""
-        if not text.strip():
+        text = _text(merged) if merged else ""
+        if merged is None or not text.strip():
             raise LLMResponseError("The language model returned an empty reply.", details={"reason": "empty"})
-        yield LLMResult(text=text, model=_model_name(self._model), usage=_usage(merged) if merged else Usage(),
+        # Merged chunks carry the provider's finish_reason too; dropping it would hide truncated drafts when streaming.
+        yield LLMResult(text=text, model=_model_name(self._model), usage=_usage(merged), finish_reason=_finish(merged),
                         latency_s=time.perf_counter() - started)
 
     async def ping(self) -> None:

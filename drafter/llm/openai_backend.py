@@ -23,6 +23,15 @@ def _finish(reason: str | None) -> FinishReason:
     return reason if reason in ("stop", "length", "content_filter") else "stop" if reason is None else "other"  # type: ignore[return-value]
 
 
+def _usage(usage: object) -> Usage:
+    """Token counts; OpenAI-compatible servers may omit or null them, which counts as 0 rather than None."""
+    def count(name: str) -> int:
+        value = getattr(usage, name, None)
+        return value if isinstance(value, int) else 0
+
+    return Usage(count("prompt_tokens"), count("completion_tokens"))
+
+
 def translate_error(exc: BaseException, *, attempts: int) -> LLMError:
     """Turn an SDK/transport exception into the typed error the rest of drafter understands."""
     tried = f" after {attempts} attempt{'s' if attempts != 1 else ''}"
@@ -137,11 +146,10 @@ class OpenAIBackend:
 
         response, attempts = await self._with_retries(call)
         text, reason = self._read_choice(response)
-        usage = response.usage
         return LLMResult(
             text=text,
             model=response.model or self._model,
-            usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
+            usage=_usage(response.usage),
             finish_reason=reason,
             attempts=attempts,
             latency_s=time.perf_counter() - started,
@@ -153,12 +161,15 @@ class OpenAIBackend:
         if not isinstance(response, ChatCompletion | Completion) or not choices:
             raise LLMResponseError("The language model returned no choices.", details={"reason": "no_choices"})
         choice = choices[0]
-        text = choice.message.content if isinstance(response, ChatCompletion) else choice.text
-        reason = _finish(choice.finish_reason)
+        # The SDK does not validate bodies, so a sloppy server can send a choice without a message or with
+        # non-text content; both are an unusable reply, not an AttributeError.
+        holder = getattr(choice, "message", None) if isinstance(response, ChatCompletion) else choice
+        text = getattr(holder, "content" if isinstance(response, ChatCompletion) else "text", None)
+        reason = _finish(getattr(choice, "finish_reason", None))
         if reason == "content_filter":
             raise LLMResponseError("The language model's content filter withheld the reply; draft this one by hand.",
                                    details={"reason": "content_filter"})
-        if not text or not text.strip():
+        if not isinstance(text, str) or not text.strip():
             raise LLMResponseError("The language model returned an empty reply.", details={"reason": "empty"})
         return text, reason
 
@@ -175,13 +186,13 @@ class OpenAIBackend:
         stream, attempts = await self._with_retries(open_stream)
         parts: list[str] = []
         reason: FinishReason = "stop"
-        usage = Usage()
+        usage: Usage | None = None
         model = self._model
         try:
             async for chunk in stream:
                 model = getattr(chunk, "model", None) or model
                 if getattr(chunk, "usage", None):
-                    usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                    usage = _usage(chunk.usage)
                 for choice in chunk.choices or []:
                     piece = choice.delta.content if request.mode == "chat" else choice.text
                     if piece:
@@ -191,7 +202,14 @@ class OpenAIBackend:
                         reason = _finish(choice.finish_reason)
         except Exception as exc:
             raise translate_error(exc, attempts=attempts) from exc
+        finally:
+            # The SDK closes the response only when the stream is read to the end; a consumer that stops early
+            # (client disconnect, an error downstream) would otherwise leave the pooled connection open.
+            await stream.close()
         text = "".join(parts)
+        if usage is None:
+            # Some servers (llama.cpp's) ignore stream_options.include_usage; they stream one token per chunk.
+            usage = Usage(0, len(parts))
         if reason == "content_filter":
             raise LLMResponseError("The language model's content filter withheld the reply; draft this one by hand.",
                                    details={"reason": "content_filter"})

@@ -6,10 +6,12 @@ The openai SDK's own retries are switched off (max_retries=0) so this is the onl
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 
 import httpx
 import openai
@@ -35,24 +37,34 @@ def is_retryable(exc: BaseException) -> bool:
     return False
 
 
+def _seconds(value: str, scale: float = 1.0) -> float | None:
+    """A header's number of seconds, or None when it is not a finite number."""
+    try:
+        seconds = float(value) * scale
+    except ValueError:
+        return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None  # "inf"/"nan" are no wait anyone can honour
+
+
 def retry_after_s(exc: BaseException | None) -> float | None:
-    """Seconds the server asked us to wait (Retry-After / retry-after-ms), if it said."""
+    """Seconds the server asked us to wait (Retry-After / retry-after-ms), if it said so readably."""
     if not isinstance(exc, openai.APIStatusError):
         return None
     headers = exc.response.headers
-    if (ms := headers.get("retry-after-ms")) is not None:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
+    if (ms := headers.get("retry-after-ms")) is not None and (seconds := _seconds(ms, 1 / 1000)) is not None:
+        return seconds
     value = headers.get("retry-after")
     if value is None:
         return None
+    if (seconds := _seconds(value)) is not None:
+        return seconds
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):  # an unreadable header means the server did not say; it must not end the retry
+        return None
+    if parsed.tzinfo is None:  # "-0000" parses naive, but HTTP dates are UTC, never our local time
+        parsed = parsed.replace(tzinfo=UTC)
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 def make_wait(policy: RetryPolicy, rng: Callable[[], float] = random.random) -> Callable[[RetryCallState], float]:
