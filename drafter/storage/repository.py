@@ -10,7 +10,7 @@ from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -27,6 +27,34 @@ _AUDIT_LOCK_KEY = 0x64726166  # "draf": PostgreSQL advisory lock serialising the
 def _aware(value: datetime) -> datetime:
     # SQLite hands back naive datetimes; everything we store is UTC.
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _to_utc(value: datetime | None) -> datetime | None:
+    """A caller's datetime as aware UTC before it is stored (a naive one is taken to be UTC already).
+
+    Neither backend does this for us: SQLite drops the offset and keeps the wall-clock time (12:00+02:00 would
+    come back as 12:00Z), and asyncpg takes a naive value to be in this process's local time zone.
+    """
+    if value is None:
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# PostgreSQL SQLSTATE classes that mean "cannot use the database now" rather than "this statement is wrong":
+# connection exception, invalid authorization (unknown role), invalid catalog name (unknown database),
+# insufficient resources (too many connections, disk full), operator intervention (shutdown, starting up).
+_UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "28", "3D", "53", "57"})
+
+
+def _unavailable(exc: Exception) -> bool:
+    """True when the database cannot be reached or used, as opposed to a statement that is wrong."""
+    if isinstance(exc, OSError | OperationalError | InterfaceError):  # refused, timed out, locked, connection lost
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    # asyncpg's errors reach us as a plain DBAPIError (e.g. an unknown database while connecting): look at the code.
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return exc.connection_invalidated or (isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES)
 
 
 def _finding_rows(findings: Sequence[Finding]) -> list[FindingRow]:
@@ -58,7 +86,9 @@ class DraftStore:
                 async with self._sessions.begin() as session:
                     await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
                     yield session
-        except (OperationalError, ConnectionError, OSError) as exc:
+        except (DBAPIError, OSError) as exc:
+            if not _unavailable(exc):
+                raise
             raise StorageError("The database is unavailable; nothing was changed. Try again shortly.") from exc
 
     @asynccontextmanager
@@ -66,7 +96,9 @@ class DraftStore:
         try:
             async with self._sessions() as session:
                 yield session
-        except (OperationalError, ConnectionError, OSError) as exc:
+        except (DBAPIError, OSError) as exc:
+            if not _unavailable(exc):
+                raise
             raise StorageError("The database is unavailable. Try again shortly.") from exc
 
     async def _audit(self, session: AsyncSession, *, actor: str, action: str, entity_type: str, entity_id: str,
@@ -92,7 +124,7 @@ class DraftStore:
         """Store the message and a draft in 'generating' state before any LLM call; return their ids."""
         now = utcnow()
         message = Message(
-            received_at=now, sent_at=request.message.sent_at, subject=request.message.subject,
+            received_at=now, sent_at=_to_utc(request.message.sent_at), subject=request.message.subject,
             text=request.message.text, language=request.message.language, source=source,
             urgency=urgency.value, urgency_rank=urgency.rank,
             request=request.model_dump(mode="json", exclude={"message"}),
