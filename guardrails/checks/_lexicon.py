@@ -29,6 +29,19 @@ _MEDICATIONS = (
 _MED_SUFFIX = (r"[a-z]{3,}(?:pril|olol|sartan|statin|dipine|formin|gliptin|glutide|prazole|tidine|cillin|mycin|"
                r"floxacin|cycline|azole|vir|pam|lam|zepam|oxetine|aline|triptan|lukast|sone|olone|mab|nib)")
 MEDICATION = re.compile(r"\b(?:" + "|".join(_MEDICATIONS) + r"|" + _MED_SUFFIX + r")\b", re.IGNORECASE)
+_MED_NAMES = frozenset(_MEDICATIONS)
+_MED_ENDINGS = tuple(re.findall(r"[a-z]+", _MED_SUFFIX.split("(?:", 1)[1]))
+_TOKEN = re.compile(r"[A-Za-z]+")
+
+
+def medications(text: str) -> list[tuple[tuple[int, int], str]]:
+    """Medicine names in the text (known names and drug-class endings), by a linear token scan."""
+    found = []
+    for match in _TOKEN.finditer(text):
+        word = match.group(0).lower()
+        if word in _MED_NAMES or (len(word) > 6 and word.endswith(_MED_ENDINGS)):
+            found.append((match.span(), match.group(0)))
+    return found
 GENERIC_MEDICINE = re.compile(
     r"\b(?:medicines?|medications?|meds|pills?|tablets?|prescriptions?|dose|dosage|inhaler|insulin|antibiotics?|"
     r"medicamentos?|medicinas?|pastillas?|dosis)\b", re.IGNORECASE)

@@ -10,12 +10,14 @@ from rapidfuzz import fuzz
 PATTERNS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
     ("email", "an email address", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
     ("url", "a web address", re.compile(r"\bhttps?://[^\s<>\"]+|\bwww\.[^\s<>\"]+", re.IGNORECASE)),
-    ("ssn", "a social security number", re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])")),
+    ("ssn", "a social security number", re.compile(r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])")),
     ("phone", "a phone number", re.compile(
-        r"(?<![\d-])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\d-])|(?<!\d)\d{10}(?!\d)")),
+        r"(?<![\d-])(?:\+?1[\s.-]?)?(?:\(\d{3}\)[\s-]?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\d-])(?:\s*(?:ext\.?|x)\s*\d{1,5})?"
+        r"|(?<!\d)\d{10}(?!\d)")),
     ("mrn", "a medical record number", re.compile(
         r"\b(?:MRN|medical record(?:\s+(?:number|no\.?|#))?|record\s*#|chart\s*(?:number|#)|patient\s+id)"
         r"\s*(?:is|:|#)?\s*#?\s*[A-Z]{0,3}\d{5,10}\b", re.IGNORECASE)),
+    ("id", "an identifier number", re.compile(r"\b[A-Z]{2,4}-?\d{6,12}\b|\b[A-Z]{2,4}(?:-\d{3}){2,3}\b")),
     ("date", "a date", re.compile(
         r"\b(?:\d{1,2}[/-]\d{1,2}[/-](?:19|20)?\d{2}|(?:19|20)\d{2}-\d{2}-\d{2}|"
         r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+(?:19|20)\d{2}|"
@@ -26,11 +28,24 @@ PATTERNS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
         r"Court|Ct|Way|Place|Pl|Terrace|Ter|Circle|Cir|Highway|Hwy|Parkway|Pkwy|Calle|Avenida)\b\.?"
         r"(?:,?\s+(?:Apt|Unit|Suite|#)\s*\w+)?(?:,\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)?")),
     ("name", "a name", re.compile(
-        r"(?:\b(?:my name is|this is|i am|i'm|me llamo|mi nombre es|soy)\s+|\b(?:mr|mrs|ms|miss|dr)\.?\s+)"
+        r"(?:\b(?:[Mm]y name is|[Tt]his is|[Ii] am|[Ii]'m|[Ii]ts|[Ii]t's|[Mm]e llamo|[Mm]i nombre es|[Ss]oy|"
+        r"[Hh]er name is|[Hh]is name is|[Nn]amed|[Cc]alled|(?:chart|results|records|letter|note)\s+for|[Pp]atient|"
+        r"[Aa]\s+name|[Ii]t'?s\s+\w+\s+with\s+a\s+\w,)\s+|"
+        r"\b(?:[Mm]r|[Mm]rs|[Mm]s|[Mm]iss|[Dd]r)\.?\s+|"
+        r"\b(?:[Mm]y|[Oo]ur|[Mm]i)\s+(?:son|daughter|husband|wife|mom|mother|dad|father|brother|sister|grandson|"
+        r"granddaughter|grandma|grandpa|baby|toddler|kid|child|partner|boyfriend|girlfriend|hijo|hija|esposo|esposa|"
+        r"mamá|papá)\s+)"
         r"([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})\b")),
 )
 
-_NOT_NAMES = frozenset({"Not", "Just", "So", "Very", "Really", "Having", "Feeling", "Still", "The", "A", "An",
+_NOT_NAMES = frozenset({"Urgent", "Care", "Emergency", "Room", "Medicare", "Medicaid", "Blue", "Cross", "Shield",
+                        "January", "February", "March", "April", "June", "July", "August", "September", "October",
+                        "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+                        "Sunday", "Tylenol", "Advil", "Motrin", "Walgreens", "Walmart", "Target", "Costco", "Kaiser",
+                        "Type", "Vitamin", "Covid", "Lyme", "Crohn", "Parkinson", "Alzheimer", "Down", "Syndrome",
+                        "New", "York", "Los", "Angeles", "San", "United", "States", "North", "South", "East", "West",
+                        "Google", "Facebook", "Dear", "Hello", "Thanks", "Thank", "Please", "Dr", "God", "Jesus",
+                        "Not", "Just", "So", "Very", "Really", "Having", "Feeling", "Still", "The", "A", "An",
                         "Worried", "Sorry", "Writing", "Sure", "Okay", "Ok", "Here", "Back", "Also", "Pregnant",
                         "Diabetic", "Taking", "On", "In", "At", "Trying", "Going", "Concerned", "Scared", "Afraid",
                         "Confused", "Thankful", "Grateful", "Unable", "Able", "Fine", "Good", "Better", "Worse"})
@@ -41,8 +56,8 @@ def find(text: str) -> Iterator[tuple[str, str, tuple[int, int], str]]:
     for kind, label, pattern in PATTERNS:
         for match in pattern.finditer(text):
             if kind == "name":
-                first = match.group(1).split()[0]
-                if first in _NOT_NAMES:
+                parts = match.group(1).split()
+                if any(part in _NOT_NAMES for part in parts) or match.group(1).isupper():
                     continue
                 yield kind, label, match.span(1), match.group(1)
             else:

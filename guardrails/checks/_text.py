@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
-_CLAUSE_BREAK = re.compile(r"[.!?;\n]|\b(?:but|however|although|though|except)\b", re.IGNORECASE)
+_CLAUSE_BREAK = re.compile(r"[.!?;\n>]|\b(?:but|however|although|though|except)\b", re.IGNORECASE)
 WORD = re.compile(r"[A-Za-zÀ-ÿ']+")
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*", re.MULTILINE)
-_CONDITIONAL = re.compile(r"\b(?:if|should|in case|unless|whenever|when|si)\b", re.IGNORECASE)
+# "should" is not here: "you should stop taking it" is an order, "should it get worse" is rare in drafts.
+_CONDITIONAL = re.compile(r"\b(?:if|in case|unless|whenever|when|si)\b", re.IGNORECASE)
 
 
 def clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
@@ -46,7 +48,15 @@ def words(text: str) -> list[str]:
     return WORD.findall(text)
 
 
+_SPACE = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=256)
+def squashed(text: str) -> str:
+    """Lower-case text without white space; cached because one source is searched for many terms."""
+    return _SPACE.sub("", text.lower())
+
+
 def in_source(term: str, source: str) -> bool:
     """Case-insensitive containment, tolerant of spacing ("500mg" vs "500 mg")."""
-    squash = re.sub(r"\s+", "", term.lower())
-    return squash in re.sub(r"\s+", "", source.lower())
+    return _SPACE.sub("", term.lower()) in squashed(source)

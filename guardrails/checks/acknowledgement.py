@@ -12,7 +12,8 @@ _MARKERS = re.compile(
     r"\b(?:sorry|i\s+understand|understandabl[ey]|thank\s+you\s+for\s+(?:telling|letting|sharing|writing|reaching|"
     r"your|checking|asking|the\s+update)|thanks\s+for|that\s+sounds|i\s+can\s+(?:imagine|see|hear)|it\s+makes\s+sense|"
     r"must\s+be|i\s+hear|concern|worr\w*|frustrat\w*|uncomfortable|hard|difficult|painful|scary|stressful|"
-    r"good\s+question|glad\s+you|siento|entiendo|gracias\s+por|lamento|comprendo)",
+    r"good\s+question|glad|welcome|sounds\s+good|great\s+that|it'?s\s+great|happy\s+to\s+hear|siento|entiendo|"
+    r"gracias\s+por|lamento|comprendo|con\s+gusto|de\s+nada|esperamos\s+que)",
     re.IGNORECASE)
 _STOP = frozenset(
     "the and for you your with have has that this what from about been will would could "

@@ -13,7 +13,10 @@ ALARM = re.compile(
     r"life-threatening|fatal|a\s+stroke|a\s+heart\s+attack)\b|\bvery\s+(?:serious|dangerous|concerning|alarming)\b"
     r"|\bextremely\s+(?:serious|dangerous|concerning)\b|\blife-threatening\b|\byou\s+(?:could|might|may)\s+die\b"
     r"|\b(?:go|get)\s+to\s+the\s+(?:er|emergency\s+(?:room|department))\s+(?:immediately|right\s+away|now|at\s+once)"
-    r"|\bcall\s+911\s+(?:immediately|right\s+away|now)\b|\bthis\s+is\s+an?\s+emergency\b|\bmedical\s+emergency\b",
+    r"|\bcall\s+911\s+(?:immediately|right\s+away|now)\b|\bthis\s+is\s+an?\s+emergency\b|\bmedical\s+emergency\b"
+    r"|\b(?:early\s+)?(?:sign|symptom)\s+of\s+(?:\w+\s+){0,2}(?:cancer|leukemia|lymphoma|tumou?r|a\s+stroke|heart\s+attack)"
+    r"|\bdangerously\b|\bat\s+risk\s+of\s+(?:a\s+)?(?:heart\s+attack|stroke|death|dying)\b|\bwaiting\s+to\s+happen\b"
+    r"|\bneeds?\s+attention\s+right\s+away\b|\bmuy\s+grave\b|\burgencias\s+ahora\s+mismo\b",
     re.IGNORECASE)
 
 

@@ -12,7 +12,7 @@ from guardrails.finding import Finding, Severity
 
 _MED = rf"(?:{MEDICATION.pattern}|{GENERIC_MEDICINE.pattern})"
 _DOSE_CHANGE = re.compile(
-    rf"\b(?:increase|decrease|raise|lower|reduce|double|halve|cut|adjust|change|bump|up)\b[^.!?\n]{{0,40}}"
+    rf"\b(?:increase|decrease|raise|lower|reduce|double|halve|cut\s+back|adjust|change|bump\s+up)\b[^.!?\n]{{0,40}}"
     rf"(?:\bdose\b|\bdosage\b|\b\d+(?:\.\d+)?\s*(?:mg|mcg|units?|ml)\b|{_MED})"
     rf"|\btake\s+(?:an?\s+extra|another|(?:\d+|one|two|three)\s+(?:more|extra))\b"
     rf"|\b(?:take|use)\s+\d+(?:\.\d+)?\s*(?:mg|mcg|units?|ml|tablets?|pills?|puffs?)\b"

@@ -14,6 +14,9 @@ DISMISSIVE = re.compile(
     r"|\bobviously\b|\bclearly\s+you\b|\bstop\s+worrying\b|\byou\s+(?:always|never)\b|\bthat'?s\s+not\s+(?:our|my)\s+problem\b"
     r"|\bthere'?s\s+nothing\s+(?:we|i)\s+can\s+do\b|\bread\s+the\s+instructions\b|\bnot\s+(?:our|my)\s+fault\b"
     r"|\bstop\s+(?:complaining|messaging|calling)\b|\bbe\s+patient\b|\bwhat\s+did\s+you\s+expect\b"
+    r"|\beveryone\s+(?:feels|gets|has|goes\s+through)\b|\b(?:second|third|fourth|another)\s+message\s+(?:this|about|today)"
+    r"|\bis\s+the\s+reason\s+your\b|\byou\s+(?:really\s+)?(?:need|have)\s+to\s+lose\s+weight\b"
+    r"|\bgoogling\b|\bwhat'?s\s+making\s+you\s+anxious\b|\bhonestly,|\bit'?s\s+all\s+in\s+your\s+head\b"
     r"|\bdebió\s+haber\b|\bcomo\s+ya\s+le\s+dije\b|\bcálmese\b",
     re.IGNORECASE)
 

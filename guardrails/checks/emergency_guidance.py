@@ -7,7 +7,8 @@ import re
 from guardrails.context import OutputContext, PracticePolicy
 from guardrails.finding import Finding, Severity, Urgency
 
-_CRISIS_CODES = frozenset({"self_harm", "overdose"})
+_CRISIS_CODES = frozenset({"self_harm", "overdose"})  # the inserted sentence speaks to both
+_NEEDS_CRISIS_LINE = frozenset({"self_harm"})  # 988 is the crisis line; an accidental overdose needs 911
 
 
 def _mentions(draft: str, number: str) -> bool:
@@ -22,7 +23,7 @@ def required_numbers(urgency: Urgency, codes: frozenset[str], practice: Practice
     if urgency is not Urgency.EMERGENCY:
         return []
     numbers = [practice.emergency_number]
-    if codes & _CRISIS_CODES:
+    if codes & _NEEDS_CRISIS_LINE:
         numbers.append(practice.crisis_line)
     return numbers
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-from guardrails.checks._lexicon import MEDICATION, TEST, WORD_NUMBERS
+from guardrails.checks._lexicon import TEST, WORD_NUMBERS, medications
 from guardrails.checks._text import in_source
 from guardrails.context import OutputContext
 from guardrails.finding import Finding, Severity
 
 _FACT = re.compile(
-    r"\b\d+(?:[.,]\d+)?\s*(?:mg|mcg|g|ml|units?|iu|%|mmol/l|mg/dl|mmhg|bpm|lbs?|kg|°f|°c|degrees)(?![a-z])"
+    r"\b\d+(?:[.,]\d+)?\s*(?:mg|mcg|g|ml|units?|iu|%|mmol/l|mg/dl|mmhg|bpm|lbs?|kg|°f|°c|degrees|pounds|kilos|libras)"
+    r"(?![a-z])|\b\d+\s+(?:sessions?|visits?|refills?|pills?|tablets?|doses?|weeks?|months?|hours?|times?|"
+    r"shots?|injections?|sesiones|semanas)\b"
+    r"|\b\d{1,2}\s+de\s+(?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre)\b"
     r"|\b\d{2,3}/\d{2,3}\b"
     r"|\b\d+\.\d+\b"
     r"|\b\d{3,}\b"
@@ -19,11 +23,12 @@ _FACT = re.compile(
     r"|\b\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)",
     re.IGNORECASE)
 _ALWAYS_OK = frozenset({"911", "988", "24/7"})
+_WORD_NUMBER = re.compile(r"\b(" + "|".join(WORD_NUMBERS) + r")\b", re.IGNORECASE)
 
 
+@lru_cache(maxsize=256)
 def _normalised_source(source: str) -> str:
-    words = re.sub(r"\b(" + "|".join(WORD_NUMBERS) + r")\b", lambda m: WORD_NUMBERS[m.group(1).lower()], source,
-                   flags=re.IGNORECASE)
+    words = _WORD_NUMBER.sub(lambda m: WORD_NUMBERS[m.group(1).lower()], source)
     return source + "\n" + words
 
 
@@ -31,14 +36,17 @@ def check(ctx: OutputContext) -> list[Finding]:
     """Flag each kind of specific the draft introduces that no input supports (first occurrence)."""
     source = _normalised_source(ctx.source)
     findings: list[Finding] = []
-    for code, pattern, label in (("number", _FACT, "number, dose or date"), ("medication", MEDICATION, "medicine"),
-                                 ("test", TEST, "test")):
-        for match in pattern.finditer(ctx.draft):
-            term = match.group(0)
+    candidates = (
+        ("number", "number, dose or date", ((m.span(), m.group(0)) for m in _FACT.finditer(ctx.draft))),
+        ("medication", "medicine", iter(medications(ctx.draft))),
+        ("test", "test", ((m.span(), m.group(0)) for m in TEST.finditer(ctx.draft))),
+    )
+    for code, label, terms in candidates:
+        for span, term in terms:
             if term in _ALWAYS_OK or in_source(term, source):
                 continue
             findings.append(Finding(
-                check="grounding", severity=Severity.BLOCK, code=code, span=match.span(),
+                check="grounding", severity=Severity.BLOCK, code=code, span=span,
                 message=f"The draft mentions a {label} ({term}) that is not in the message or the chart.",
                 suggestion="Check it against the chart, or remove it."))
             break

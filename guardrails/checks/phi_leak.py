@@ -10,8 +10,10 @@ from guardrails.context import OutputContext
 from guardrails.finding import Finding, Severity
 
 _PLACEHOLDER = re.compile(r"\[(?:PATIENT_NAME|NAME|PHONE|EMAIL|SSN|MRN|DATE|ADDRESS|URL|DATE_OF_BIRTH)(?:_\d+)?\]")
-_GREETING = re.compile(r"^\s*(?i:hi|hello|dear|good\s+(?:morning|afternoon)|hola|estimad[oa])\s+"
-                       r"((?:Mr\.?\s+|Mrs\.?\s+|Ms\.?\s+)?[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\b", re.MULTILINE)
+_GREETING = re.compile(r"^\s*(?i:hi|hello|dear|good\s+(?:morning|afternoon)|hola|estimad[oa]|buenos\s+d[ií]as)\s+"
+                       r"(?i:(?:mr|mrs|ms|se[ñn]ora|se[ñn]or|sra|sr)\.?\s+)?"
+                       r"([A-ZÁÉÍÓÚÑ][a-záéíóúñ]+(?:\s+[A-ZÁÉÍÓÚÑ][a-záéíóúñ]+)?)\b", re.MULTILINE)
+_ASKED_NAME = re.compile(r"\b(?:[Ii]s\s+this|[Ii]s\s+it|[Ff]or)\s+([A-Z][a-z]{2,})\s+(?:again|still|or)\b")
 
 
 def check(ctx: OutputContext) -> list[Finding]:
@@ -29,6 +31,11 @@ def check(ctx: OutputContext) -> list[Finding]:
         return [Finding(check="phi_leak", severity=Severity.BLOCK, code="name", span=greeting.span(1),
                         message="The draft greets someone by a name the input does not contain.",
                         suggestion="Use the patient's name from the chart, or no name.")]
+    asked = _ASKED_NAME.search(ctx.draft)
+    if asked and not in_source(asked.group(1), source):
+        return [Finding(check="phi_leak", severity=Severity.BLOCK, code="name", span=asked.span(1),
+                        message="The draft names someone the input does not mention.",
+                        suggestion="Remove the name: it may belong to another patient.")]
     placeholder = _PLACEHOLDER.search(ctx.draft)
     if placeholder and placeholder.group(0) != "[CLINICIAN_NAME]":
         return [Finding(check="phi_leak", severity=Severity.WARN, code="placeholder", span=placeholder.span(),

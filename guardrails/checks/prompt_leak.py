@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from guardrails.checks._text import WORD
 from guardrails.context import OutputContext
@@ -12,14 +13,19 @@ _TELLS = re.compile(
     r"</?\s*(?:patient_message|chart_context|example_message|example_reply|system|assistant)\s*>"
     r"|\b(?:my|the)\s+(?:system\s+prompt|instructions|guidelines\s+say|rules\s+say)\b|\bsystem\s+prompt\b"
     r"|\bi\s+(?:was|am|have\s+been)\s+(?:instructed|told|programmed)\b|\bas\s+an?\s+(?:ai|language\s+model|assistant)\b"
-    r"|\bsafety\s+rules\b|\bi(?:'m|\s+am)\s+not\s+allowed\s+to\b|\bas\s+instructed\b|\bthe\s+patient'?s?\s+message\s+is\s+data\b",
+    r"|\bsafety\s+rules\b|\bi(?:'m|\s+am)\s+not\s+allowed\s+to\b|\bas\s+instructed\b|\bthe\s+patient'?s?\s+message\b"
+    r"|\bi(?:'m|\s+am)\s+an?\s+(?:ai|automated|artificial|virtual|drafting|language)\b|\bper\s+my\s+(?:guidelines|"
+    r"instructions|rules|programming)\b|\bflagged\s+(?:this|the|your)\s+message\b|\(kind:|\bprompt\s+injection\b"
+    r"|\byou\s+are\s+a\s+helpful\s+assistant\b|\bhere'?s\s+(?:the|your|a)\s+draft\b"
+    r"|\bseg[uú]n\s+mis\s+instrucciones\b|\bmis\s+instrucciones\b|\bdraft(?:ing)?\s+assistant\b",
     re.IGNORECASE)
 SHINGLE = 7
 
 
-def _shingles(text: str) -> set[tuple[str, ...]]:
+@lru_cache(maxsize=64)
+def _shingles(text: str) -> frozenset[tuple[str, ...]]:
     tokens = [w.lower() for w in WORD.findall(text)]
-    return {tuple(tokens[i:i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1)}
+    return frozenset(tuple(tokens[i:i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1))
 
 
 def check(ctx: OutputContext) -> list[Finding]:

@@ -15,6 +15,8 @@ from guardrails.finding import Finding, Severity
 
 _WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
 _VOWEL_GROUPS = re.compile(r"[aeiouy]+")
+_WORD_ES = re.compile(r"[A-Za-zÁÉÍÓÚÑÜáéíóúñü]+")
+_VOWEL_GROUPS_ES = re.compile(r"[aeiouáéíóúü]+")
 
 
 @cache
@@ -56,8 +58,27 @@ def grade(text: str) -> float:
     return 0.39 * len(words) / n_sentences + 11.8 * n_syllables / len(words) - 15.59
 
 
-def check(ctx: OutputContext, *, max_grade: float = 8.0, min_words: int = 30) -> list[Finding]:
-    """Warn when an English draft reads above the target grade; point at its hardest sentence."""
+def fernandez_huerta(text: str) -> float:
+    """Fernández-Huerta ease for Spanish (0-100, higher is easier; below 60 reads as hard)."""
+    words = _WORD_ES.findall(text)
+    if not words:
+        return 100.0
+    n_sentences = max(1, sum(1 for _ in sentences(text)))
+    n_syllables = sum(max(1, len(_VOWEL_GROUPS_ES.findall(w.lower()))) for w in words)
+    return 206.84 - 60.0 * n_syllables / len(words) - 102.0 * n_sentences / len(words)
+
+
+def check(ctx: OutputContext, *, max_grade: float = 8.0, min_words: int = 30,
+          min_spanish_ease: float = 50.0) -> list[Finding]:
+    """Warn when a draft reads above the target level (FK grade in English, Fernández-Huerta in Spanish)."""
+    if ctx.language == "es":
+        ease = fernandez_huerta(ctx.draft)
+        if len(_WORD_ES.findall(ctx.draft)) < 15 or ease >= min_spanish_ease:
+            return []
+        return [Finding(check="readability", severity=Severity.WARN, code="above_target",
+                        message=f"The draft's reading ease is {ease:.0f} (Fernández-Huerta); aim for "
+                                f"{min_spanish_ease:g} or more.",
+                        suggestion="Use shorter sentences and everyday words.")]
     if ctx.language != "en" or len(_WORD.findall(ctx.draft)) < min_words:
         return []  # FK is defined for English and is noise on very short texts
     level = grade(ctx.draft)

@@ -14,6 +14,8 @@ FALSE_REASSURANCE = re.compile(
     r"\s+(?:fine|nothing|ok|okay|normal|be\s+fine|harmless)|\b(?:completely|perfectly|totally)\s+(?:normal|harmless|fine)\b"
     r"|\bnothing\s+serious\b|\bnot\s+(?:anything\s+)?serious\b|\bdon'?t\s+(?:you\s+)?worry\b|\bno\s+cause\s+for\s+concern\b"
     r"|\brest\s+assured\b|\bit(?:'s|\s+is)\s+(?:just|only)\s+(?:a|an|your)\s+\w+|\bnot\s+cancer\b|\bwill\s+go\s+away\s+on\s+its\s+own\b"
+    r"|\bi(?:'m|\s+am)\s+sure\s+(?:it|they|this|everything)\s+(?:will|'ll)\s+(?:come\s+back\s+)?(?:be\s+)?"
+    r"(?:fine|normal|ok|okay|negative|clear)|\byou(?:'ll|\s+will)\s+be\s+(?:back\s+to\s+(?:normal|yourself)|fine|ok)\b"
     r"|\bno\s+se\s+preocupe\b|\bno\s+es\s+nada\b|\bno\s+es\s+grave\b",
     re.IGNORECASE)
 
