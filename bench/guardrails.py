@@ -76,7 +76,8 @@ def main() -> None:
             us = _time(check.fn, items, dict(policy.for_check(name).params), args.rounds)  # type: ignore[arg-type]
             total += us
             print(f"  {name:22} {us:8.1f}")
-        verdict = f"  (target {TARGET_US:.0f} µs: {'met' if total <= TARGET_US else 'NOT met'})" if stage == "output" else ""
+        met = "met" if total <= TARGET_US else "NOT met"
+        verdict = f"  (target {TARGET_US:.0f} µs: {met})" if stage == "output" else ""
         print(f"  {'total':22} {total:8.1f}{verdict}\n")
 
 
