@@ -135,3 +135,23 @@ async def test_request_practice_overrides_settings(services: Services, fake_llm:
         {"message": {"text": "hello"}, "practice": {"name": "Hill Family Medicine", "after_hours_phone": "555-0199"}}))
     system = fake_llm.requests[0].messages[0].content
     assert "Hill Family Medicine" in system and "555-0199" in system
+
+
+async def test_redaction_keeps_identifiers_from_the_model_and_restores_them(services: Services,
+                                                                             fake_llm: FakeLLM) -> None:
+    from dataclasses import replace
+
+    services.pipeline.policy = replace(services.pipeline.policy, redact_phi=True)
+    fake_llm.enqueue("Hi [PATIENT_NAME], thank you for writing about your knee. We will call you at [PHONE_1] "
+                     "if we need anything. Please write back with any questions.")
+    body = {"message": {"text": "This is Ana Diaz (MRN 00482913). My knee hurts; call me at 555-201-3344, "
+                                "email ana.diaz@example.org"},
+            "patient": {"name": "Ana Diaz", "date_of_birth": "1962-03-14"},
+            "context": {"notes": "Ana Diaz prefers mornings"}}
+    draft = await services.pipeline.draft(DraftRequest.model_validate(body))
+    sent = "\n".join(m.content for m in fake_llm.requests[0].messages)
+    for secret in ("Ana Diaz", "Diaz", "00482913", "555-201-3344", "ana.diaz@example.org", "1962-03-14"):
+        assert secret not in sent
+    assert "[PATIENT_NAME]" in sent and "[PHONE_1]" in sent
+    assert draft.text is not None and draft.text.startswith("Hi Ana Diaz,") and "555-201-3344" in draft.text
+    assert not [f for f in draft.findings if f.check == "phi_leak"]
