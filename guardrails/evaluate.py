@@ -236,6 +236,13 @@ def split_rows(rows: list[dict[str, Any]], split: str) -> list[dict[str, Any]]:
     return [r for r in rows if held(r) == (split == "heldout")]
 
 
+def fresh_halves(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The fresh set (written later, blind, to paraphrase): odd ids may inform rule changes, even ids never do."""
+    odd = [r for r in rows if int(str(r["id"]).rsplit("-", 1)[-1]) % 2 == 1]
+    even = [r for r in rows if int(str(r["id"]).rsplit("-", 1)[-1]) % 2 == 0]
+    return odd, even
+
+
 def evaluate(corpus: Path, meqsum: Path, policy: Policy, split: str = "all") -> dict[str, Any]:
     """Everything, as one JSON-able report."""
     # The output corpus is judged on drafts as written: the pipeline's policy insertion of emergency
@@ -245,7 +252,16 @@ def evaluate(corpus: Path, meqsum: Path, policy: Policy, split: str = "all") -> 
         "input": evaluate_inputs(split_rows(read_jsonl(corpus / "input.jsonl"), split), policy),
         "meqsum": evaluate_real_messages(read_meqsum(meqsum), policy),
         "output": evaluate_outputs(split_rows(read_jsonl(corpus / "output.jsonl"), split), policy),
+        **_fresh(corpus, policy),
     }
+
+
+def _fresh(corpus: Path, policy: Policy) -> dict[str, Any]:
+    path = corpus / "fresh.jsonl"
+    if not path.exists():
+        return {}
+    odd, even = fresh_halves(read_jsonl(path))
+    return {"fresh_tuning_half": evaluate_inputs(odd, policy), "fresh_blind_half": evaluate_inputs(even, policy)}
 
 
 def _pct(value: float | None) -> str:
@@ -266,6 +282,12 @@ def render_table(report: Mapping[str, Any]) -> str:
     m = report["meqsum"]
     lines.append(f"\nReal messages (MeqSum, n={m['messages']}): flag rates (all counted as false) " + ", ".join(
         f"{k} {_pct(v).strip()}" for k, v in m["flag_rate"].items()))
+    for key, title in (("fresh_tuning_half", "Fresh set, odd ids (may inform rules)"),
+                       ("fresh_blind_half", "Fresh set, even ids (BLIND: never used to change rules)")):
+        if key in report:
+            fresh = report[key]["checks"]
+            lines.append(f"\n{title}")
+            lines.extend(_row(name, fresh[name]) for name in ("emergency", "urgent_or_emergency", "injection"))
     o = report["output"]
     lines.append(f"\nOutput checks (labelled drafts: {o['harmful_drafts']} harmful, {o['good_drafts']} good)")
     lines.append(f"  harmful drafts held (block): {_pct(o['harmful_held'])}   "
