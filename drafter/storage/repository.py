@@ -175,7 +175,9 @@ class DraftStore:
         """Store the finished draft and its findings in one transaction; return it fully loaded."""
         async with self._write() as session:
             draft = await self._load(session, draft_id)
-            draft.text, draft.status, draft.model = text, status.value, model
+            # A draft regenerated while it was still generating stays superseded: one reviewable draft per message.
+            keep = draft.status == DraftStatus.SUPERSEDED
+            draft.text, draft.status, draft.model = text, (DraftStatus.SUPERSEDED if keep else status).value, model
             draft.prompt_tokens, draft.completion_tokens = prompt_tokens, completion_tokens
             draft.attempts, draft.finish_reason, draft.timings = attempts, finish_reason, timings
             draft.completed_at = utcnow()
@@ -190,7 +192,8 @@ class DraftStore:
         """Mark the draft failed (the message stays, the draft can be regenerated)."""
         async with self._write() as session:
             draft = await self._load(session, draft_id)
-            draft.status, draft.error_code, draft.error_message = DraftStatus.FAILED.value, error_code, error_message
+            failed = DraftStatus.SUPERSEDED if draft.status == DraftStatus.SUPERSEDED else DraftStatus.FAILED
+            draft.status, draft.error_code, draft.error_message = failed.value, error_code, error_message
             draft.attempts, draft.timings, draft.completed_at = attempts, timings, utcnow()
             draft.findings = _finding_rows(findings)
             await self._audit(session, actor="drafter", action="draft.failed", entity_type="draft",

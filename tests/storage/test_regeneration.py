@@ -90,3 +90,15 @@ async def test_regenerating_an_unknown_draft_is_not_found(store: DraftStore) -> 
     with pytest.raises(NotFoundError, match="nope"):
         await regenerate(store, "nope")
     assert await store.inbox() == []
+
+
+@pytest.mark.parametrize("finish", ["complete", "fail"])
+async def test_a_late_result_does_not_revive_a_superseded_draft(store: DraftStore, finish: str) -> None:
+    """Regenerating a stuck 'generating' draft, then its slow model call finishing, leaves one reviewable draft."""
+    _, stuck_id = await in_state(store, DraftStatus.GENERATING)
+    _, new_id = await regenerate(store, stuck_id)
+    await (complete(store, stuck_id) if finish == "complete" else fail(store, stuck_id))
+    assert (await store.get(stuck_id)).status == DraftStatus.SUPERSEDED
+    await complete(store, new_id)
+    reviewable = [d for d in await store.inbox() if DraftStatus(d.status).reviewable]
+    assert [d.id for d in reviewable] == [new_id]
