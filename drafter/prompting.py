@@ -197,12 +197,21 @@ class TemplateSet:
                                     f"language {ex.language!r} not listed in the manifest.")
 
     def pick_exemplars(self, category: str, language: str, count: int) -> list[Exemplar]:
-        """Exemplars for the category in the language first, then general ones, then English as a fallback."""
-        ranked = sorted(
-            self.exemplars,
-            key=lambda ex: (ex.language != language, ex.category != category, ex.category != "general"),
-        )
-        return ranked[:count]
+        """Stable exemplars of the language first, the category's own exemplar last.
+
+        The order matters for speed: every message of a language shares the same leading exemplars, so the
+        model server's prefix cache (llama.cpp, vLLM, OpenAI) reuses them and only the tail is new.
+        """
+        if count <= 0:
+            return []
+        pool = [ex for ex in self.exemplars if ex.language == language] or \
+            [ex for ex in self.exemplars if ex.language == "en"]
+        ordered = sorted(pool, key=lambda ex: ex.category != "general")  # stable sort keeps the file's order
+        prefix = ordered[:count - 1]
+        own = next((ex for ex in pool if ex.category == category), None)
+        if own is not None and own not in prefix:
+            return [*prefix, own]
+        return ordered[:count]
 
 
 def _yaml(files: Mapping[str, str], name: str, origin: str) -> Any:

@@ -141,3 +141,15 @@ def test_injected_instructions_stay_inside_the_data_block() -> None:
 def test_template_syntax_in_patient_text_is_not_executed() -> None:
     text = "{{ 7*7 }} {% for x in range(3) %}x{% endfor %} {{ ''.__class__.__mro__ }}"
     assert text in render({"message": {"text": text}}).messages[-1].content
+
+
+def test_completion_prompts_share_a_long_cacheable_prefix() -> None:
+    """Only the last exemplar depends on the category, so prefix caches reuse most of the few-shot prompt."""
+    import os.path
+
+    texts = ["My knee hurts.", "Can I get a refill of my lisinopril?", "Nobody called me back!!", "Thanks!",
+             "Do I need to fast before my physical?", "I saw my lab results, is my cholesterol ok?"]
+    prompts = [render({"message": {"text": t}}, "completion").prompt for t in texts]
+    shared = os.path.commonprefix(prompts)
+    assert shared.count("Patient message:") == 2  # header + two stable exemplars, for every category
+    assert len(shared) > 0.6 * min(len(p) for p in prompts)
