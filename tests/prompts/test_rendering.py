@@ -150,6 +150,6 @@ def test_completion_prompts_share_a_long_cacheable_prefix() -> None:
     texts = ["My knee hurts.", "Can I get a refill of my lisinopril?", "Nobody called me back!!", "Thanks!",
              "Do I need to fast before my physical?", "I saw my lab results, is my cholesterol ok?"]
     prompts = [render({"message": {"text": t}}, "completion").prompt for t in texts]
-    shared = os.path.commonprefix(prompts)
-    assert shared.count("Patient message:") == 2  # header + two stable exemplars, for every category
+    shared = os.path.commonprefix(prompts)  # noqa: RUF071 - a character prefix is exactly what caches reuse
+    assert shared.count("Reply:") == 2  # header + two complete stable exemplars, for every category
     assert len(shared) > 0.6 * min(len(p) for p in prompts)
