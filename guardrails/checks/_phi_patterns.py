@@ -7,27 +7,31 @@ from collections.abc import Iterator, Mapping
 
 from rapidfuzz import fuzz
 
-PATTERNS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
-    ("email", "an email address", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
-    ("url", "a web address", re.compile(r"\bhttps?://[^\s<>\"]+|\bwww\.[^\s<>\"]+", re.IGNORECASE)),
-    ("ssn", "a social security number", re.compile(r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])")),
-    ("phone", "a phone number", re.compile(
+from guardrails.checks._prefilter import Pattern
+
+# Case-sensitive unless ignore_case (then written in lower case; see _prefilter.Pattern).
+PATTERNS: tuple[tuple[str, str, Pattern], ...] = (
+    ("email", "an email address", Pattern(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b", ignore_case=False)),
+    ("url", "a web address", Pattern(r"\bhttps?://[^\s<>\"]+|\bwww\.[^\s<>\"]+")),
+    ("ssn", "a social security number", Pattern(r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])", ignore_case=False)),
+    ("phone", "a phone number", Pattern(
         r"(?<![\d-])(?:\+?1[\s.-]?)?(?:\(\d{3}\)[\s-]?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\d-])(?:\s*(?:ext\.?|x)\s*\d{1,5})?"
-        r"|(?<!\d)\d{10}(?!\d)")),
-    ("mrn", "a medical record number", re.compile(
-        r"\b(?:MRN|medical record(?:\s+(?:number|no\.?|#))?|record\s*#|chart\s*(?:number|#)|patient\s+id)"
-        r"\s*(?:is|:|#)?\s*#?\s*[A-Z]{0,3}\d{5,10}\b", re.IGNORECASE)),
-    ("id", "an identifier number", re.compile(r"\b[A-Z]{2,4}-?\d{6,12}\b|\b[A-Z]{2,4}(?:-\d{3}){2,3}\b")),
-    ("date", "a date", re.compile(
+        r"|(?<!\d)\d{10}(?!\d)", ignore_case=False)),
+    # Case-insensitive: "mrn" and [a-z] match what "MRN" and [A-Z] did under re.IGNORECASE.
+    ("mrn", "a medical record number", Pattern(
+        r"\b(?:mrn|medical record(?:\s+(?:number|no\.?|#))?|record\s*#|chart\s*(?:number|#)|patient\s+id)"
+        r"\s*(?:is|:|#)?\s*#?\s*[a-z]{0,3}\d{5,10}\b")),
+    ("id", "an identifier number", Pattern(
+        r"\b[A-Z]{2,4}-?\d{6,12}\b|\b[A-Z]{2,4}(?:-\d{3}){2,3}\b", ignore_case=False)),
+    ("date", "a date", Pattern(
         r"\b(?:\d{1,2}[/-]\d{1,2}[/-](?:19|20)?\d{2}|(?:19|20)\d{2}-\d{2}-\d{2}|"
         r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+(?:19|20)\d{2}|"
-        r"\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+(?:19|20)\d{2})\b",
-        re.IGNORECASE)),
-    ("address", "a street address", re.compile(
+        r"\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+(?:19|20)\d{2})\b")),
+    ("address", "a street address", Pattern(
         r"\b\d{1,6}\s+(?:[A-Z][\w'.-]*\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|"
         r"Court|Ct|Way|Place|Pl|Terrace|Ter|Circle|Cir|Highway|Hwy|Parkway|Pkwy|Calle|Avenida)\b\.?"
-        r"(?:,?\s+(?:Apt|Unit|Suite|#)\s*\w+)?(?:,\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)?")),
-    ("name", "a name", re.compile(
+        r"(?:,?\s+(?:Apt|Unit|Suite|#)\s*\w+)?(?:,\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)?", ignore_case=False)),
+    ("name", "a name", Pattern(
         r"(?:\b(?:[Mm]y name is|[Tt]his is|[Ii] am|[Ii]'m|[Ii]ts|[Ii]t's|[Mm]e llamo|[Mm]i nombre es|[Ss]oy|"
         r"[Hh]er name is|[Hh]is name is|[Nn]amed|[Cc]alled|(?:chart|results|records|letter|note)\s+for|[Pp]atient|"
         r"[Aa]\s+name|[Ii]t'?s\s+\w+\s+with\s+a\s+\w,)\s+|"
@@ -35,7 +39,7 @@ PATTERNS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
         r"\b(?:[Mm]y|[Oo]ur|[Mm]i)\s+(?:son|daughter|husband|wife|mom|mother|dad|father|brother|sister|grandson|"
         r"granddaughter|grandma|grandpa|baby|toddler|kid|child|partner|boyfriend|girlfriend|hijo|hija|esposo|esposa|"
         r"mamá|papá)\s+)"
-        r"([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})\b")),
+        r"([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})\b", ignore_case=False, group=1)),
 )
 
 _NOT_NAMES = frozenset({"Urgent", "Care", "Emergency", "Room", "Medicare", "Medicaid", "Blue", "Cross", "Shield",
@@ -54,14 +58,11 @@ _NOT_NAMES = frozenset({"Urgent", "Care", "Emergency", "Room", "Medicare", "Medi
 def find(text: str) -> Iterator[tuple[str, str, tuple[int, int], str]]:
     """Every identifier-like span: (kind, label, span, matched text)."""
     for kind, label, pattern in PATTERNS:
-        for match in pattern.finditer(text):
-            if kind == "name":
-                parts = match.group(1).split()
-                if any(part in _NOT_NAMES for part in parts) or match.group(1).isupper():
-                    continue
-                yield kind, label, match.span(1), match.group(1)
-            else:
-                yield kind, label, match.span(), match.group(0)
+        for start, end in pattern.finditer(text):  # the name pattern gives the span of the name itself
+            found = text[start:end]
+            if kind == "name" and (any(part in _NOT_NAMES for part in found.split()) or found.isupper()):
+                continue
+            yield kind, label, (start, end), found
 
 
 _TOKEN = re.compile(r"[\w'.@/-]+")

@@ -43,9 +43,15 @@ def sentences(text: str) -> Iterator[tuple[int, int]]:
             yield match.span()
 
 
-def words(text: str) -> list[str]:
-    """Words of the text, apostrophes kept."""
-    return WORD.findall(text)
+def sentence_count(text: str) -> int:
+    """How many spans `sentences` yields; counted from strings, which is faster than from match objects."""
+    return sum(1 for _ in filter(str.strip, _SENTENCE.findall(text)))
+
+
+@lru_cache(maxsize=256)
+def words(text: str) -> tuple[str, ...]:
+    """Words of the text, apostrophes kept; cached because several checks read the words of the same draft."""
+    return tuple(WORD.findall(text))
 
 
 _SPACE = re.compile(r"\s+")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 from guardrails.checks._text import WORD, sentences
 from guardrails.context import OutputContext
@@ -27,7 +28,7 @@ def _content(text: str) -> set[str]:
 
 def check(ctx: OutputContext) -> list[Finding]:
     """Warn when the first two sentences neither acknowledge nor refer to what the patient wrote."""
-    spans = list(sentences(ctx.draft))[:2]
+    spans = list(islice(sentences(ctx.draft), 2))  # the opening: the rest need not be split
     if not spans:
         return []
     opening = ctx.draft[spans[0][0]:spans[-1][1]]

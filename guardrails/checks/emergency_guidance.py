@@ -9,12 +9,14 @@ from guardrails.finding import Finding, Severity, Urgency
 
 _CRISIS_CODES = frozenset({"self_harm", "overdose"})  # the inserted sentence speaks to both
 _NEEDS_CRISIS_LINE = frozenset({"self_harm"})  # 988 is the crisis line; an accidental overdose needs 911
+_DIGITS = re.compile(r"\d+")
 
 
 def _mentions(draft: str, number: str) -> bool:
     digits = re.sub(r"\D", "", number)
     if digits and len(digits) >= 3:
-        return digits in re.sub(r"\D", "", draft)
+        # Digits written together are together once the other characters are removed; only "9-1-1" needs that.
+        return digits in draft or digits in "".join(_DIGITS.findall(draft))
     return number.lower() in draft.lower()
 
 

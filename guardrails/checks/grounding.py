@@ -6,11 +6,12 @@ import re
 from functools import lru_cache
 
 from guardrails.checks._lexicon import TEST, WORD_NUMBERS, medications
+from guardrails.checks._prefilter import Pattern
 from guardrails.checks._text import in_source
 from guardrails.context import OutputContext
 from guardrails.finding import Finding, Severity
 
-_FACT = re.compile(
+_FACT = Pattern(
     r"\b\d+(?:[.,]\d+)?\s*(?:mg|mcg|g|ml|units?|iu|%|mmol/l|mg/dl|mmhg|bpm|lbs?|kg|°f|°c|degrees|pounds|kilos|libras)"
     r"(?![a-z])|\b\d+\s+(?:sessions?|visits?|refills?|pills?|tablets?|doses?|weeks?|months?|hours?|times?|"
     r"shots?|injections?|sesiones|semanas)\b"
@@ -20,8 +21,7 @@ _FACT = re.compile(
     r"|\b\d{3,}\b"
     r"|\b(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?\b"
     r"|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|lunes|martes|miércoles|jueves|viernes)\b"
-    r"|\b\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)",
-    re.IGNORECASE)
+    r"|\b\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)")
 _ALWAYS_OK = frozenset({"911", "988", "24/7"})
 _WORD_NUMBER = re.compile(r"\b(" + "|".join(WORD_NUMBERS) + r")\b", re.IGNORECASE)
 
@@ -36,10 +36,11 @@ def check(ctx: OutputContext) -> list[Finding]:
     """Flag each kind of specific the draft introduces that no input supports (first occurrence)."""
     source = _normalised_source(ctx.source)
     findings: list[Finding] = []
+    draft = ctx.draft
     candidates = (
-        ("number", "number, dose or date", ((m.span(), m.group(0)) for m in _FACT.finditer(ctx.draft))),
-        ("medication", "medicine", iter(medications(ctx.draft))),
-        ("test", "test", ((m.span(), m.group(0)) for m in TEST.finditer(ctx.draft))),
+        ("number", "number, dose or date", ((span, draft[span[0]:span[1]]) for span in _FACT.finditer(draft))),
+        ("medication", "medicine", iter(medications(draft))),
+        ("test", "test", ((span, draft[span[0]:span[1]]) for span in TEST.finditer(draft))),
     )
     for code, label, terms in candidates:
         for span, term in terms:

@@ -11,17 +11,19 @@ import binascii
 import re
 import unicodedata
 
+from guardrails.checks._prefilter import Pattern
 from guardrails.context import InputContext
 from guardrails.finding import Finding, Severity
 
 
-def _p(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE | re.MULTILINE)
+def _p(pattern: str) -> Pattern:
+    # Case-insensitive, as before, so the sources are written in lower case ("dan" matched "DAN" under IGNORECASE).
+    return Pattern(pattern, flags=re.MULTILINE)
 
 
 _RULES = (r"(?:instructions?|prompts?|rules|guidelines|directions|guardrails|programming|system\s+message|"
           r"safety\s+(?:stuff|rules|script)|everything\s+(?:above|before)|the\s+above)")
-SIGNALS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+SIGNALS: tuple[tuple[str, str, Pattern], ...] = (
     ("override", "asks to ignore or replace the instructions", _p(
         r"\b(?:ignore|disregard|forget|override|bypass|skip|drop|abandon)\b[^.!?\n]{0,40}\b" + _RULES + r"\b"
         r"|\b(?:new|updated|real)\s+instructions?\s*(?::|from\s+(?:the\s+)?(?:admin|developers?|system|drafter|openai))"
@@ -33,12 +35,12 @@ SIGNALS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
         r"|\ba\s+partir\s+de\s+ahora\b|\bcompliance\s+audit\b")),
     ("role_play", "tries to give the assistant a new role", _p(
         r"\byou\s+are\s+now\b|\byou\s+are\s+no\s+longer\b|\bact\s+as\s+(?:an?\s+)?(?:unfiltered|unrestricted|different|evil|new|my)\b"
-        r"|\bpretend\s+(?:to\s+be|you\s+are|you're|the\s+clinician|that)\b|\bdeveloper\s+mode\b|\bjailbreak\w*\b|\bDAN\b"
+        r"|\bpretend\s+(?:to\s+be|you\s+are|you're|the\s+clinician|that)\b|\bdeveloper\s+mode\b|\bjailbreak\w*\b|\bdan\b"
         r"|\bfrom\s+now\s+on,?\s+you\b|\brole\s?-?play\b|\bunrestricted\s+(?:medical\s+)?(?:ai|assistant|model|mode)\b"
         r"|\bas\s+if\s+you\s+were\s+(?:my|a|the)\s+(?:doctor|physician|clinician)\b|\bahora\s+eres\b"
         r"|\blet'?s\s+play\s+a\s+game\b|\byou\s+are\s+\w*bot\b")),
     ("fake_tag", "contains chat-format or system tags", _p(
-        r"</?\s*(?:system|assistant|user|instructions?|patient_message|message|admin)\s*>|\[/?(?:system|inst|INST)\]"
+        r"</?\s*(?:system|assistant|user|instructions?|patient_message|message|admin)\s*>|\[/?(?:system|inst)\]"
         r"|<\|(?:im_start|im_end|system|assistant|user|start_of_turn|end_of_turn)\|?>|<(?:start|end)_of_turn>"
         r"|^\s*#{2,}\s*(?:system|instructions?)\b|^\s*(?:system|assistant|sistema)\s*:(?!\s*(?:i'?m|i\s+am)\b)"
         r"|\}\}\s*end\b|<!--")),
@@ -72,6 +74,8 @@ _CONFUSABLES = str.maketrans({"а": "a", "е": "e", "о": "o", "р": "p", "с": 
 
 def _hidden_characters(text: str) -> list[tuple[int, int]]:
     """Spans of zero-width and bidirectional-control characters, used to hide text from readers."""
+    if text.isascii():
+        return []  # no ASCII character is in category Cf
     return [(i, i + 1) for i, ch in enumerate(text) if unicodedata.category(ch) == "Cf" and ch != "\u00ad"]
 
 
@@ -95,7 +99,7 @@ def _variants(text: str) -> list[str]:
     unspaced = _SPACED.sub(lambda m: m.group(0).replace(" ", ""), undotted)
     if unspaced != text:
         variants.append(unspaced)
-    if any(ch.isdigit() for ch in text) and re.search(r"[a-z][0-9][a-z]|[0-9][a-z]{2}", text, re.IGNORECASE):
+    if any(map(str.isdigit, text)) and re.search(r"[a-z][0-9][a-z]|[0-9][a-z]{2}", text, re.IGNORECASE):
         variants.append(text.translate(_LEET))
     confused = text.translate(_CONFUSABLES)
     if confused != text:
@@ -109,12 +113,12 @@ def check(ctx: InputContext) -> list[Finding]:
     variants = _variants(ctx.text)
     for code, label, pattern in SIGNALS:
         for i, variant in enumerate(variants):
-            match = pattern.search(variant)
-            if match:
+            span = pattern.search(variant)
+            if span:
                 obfuscated = i > 0
                 findings.append(Finding(
                     check="injection", severity=Severity.WARN, code=code, target="message",
-                    span=None if obfuscated else match.span(),
+                    span=None if obfuscated else span,
                     message=f"The message {label}{' (disguised)' if obfuscated else ''}; it was treated as patient "
                             "text, not as instructions.",
                     suggestion="Read the draft closely: it must answer the patient, not follow the embedded text.",

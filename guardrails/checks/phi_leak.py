@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from guardrails.checks import _phi_patterns
+from guardrails.checks._prefilter import Pattern
 from guardrails.checks._text import in_source
 from guardrails.context import OutputContext
 from guardrails.finding import Finding, Severity
@@ -13,7 +14,8 @@ _PLACEHOLDER = re.compile(r"\[(?:PATIENT_NAME|NAME|PHONE|EMAIL|SSN|MRN|DATE|ADDR
 _GREETING = re.compile(r"^\s*(?i:hi|hello|dear|good\s+(?:morning|afternoon)|hola|estimad[oa]|buenos\s+d[ií]as)\s+"
                        r"(?i:(?:mr|mrs|ms|se[ñn]ora|se[ñn]or|sra|sr)\.?\s+)?"
                        r"([A-ZÁÉÍÓÚÑ][a-záéíóúñ]+(?:\s+[A-ZÁÉÍÓÚÑ][a-záéíóúñ]+)?)\b", re.MULTILINE)
-_ASKED_NAME = re.compile(r"\b(?:[Ii]s\s+this|[Ii]s\s+it|[Ff]or)\s+([A-Z][a-z]{2,})\s+(?:again|still|or)\b")
+_ASKED_NAME = Pattern(r"\b(?:[Ii]s\s+this|[Ii]s\s+it|[Ff]or)\s+([A-Z][a-z]{2,})\s+(?:again|still|or)\b",
+                      ignore_case=False, group=1)
 
 
 def check(ctx: OutputContext) -> list[Finding]:
@@ -32,8 +34,8 @@ def check(ctx: OutputContext) -> list[Finding]:
                         message="The draft greets someone by a name the input does not contain.",
                         suggestion="Use the patient's name from the chart, or no name.")]
     asked = _ASKED_NAME.search(ctx.draft)
-    if asked and not in_source(asked.group(1), source):
-        return [Finding(check="phi_leak", severity=Severity.BLOCK, code="name", span=asked.span(1),
+    if asked and not in_source(ctx.draft[asked[0]:asked[1]], source):
+        return [Finding(check="phi_leak", severity=Severity.BLOCK, code="name", span=asked,
                         message="The draft names someone the input does not mention.",
                         suggestion="Remove the name: it may belong to another patient.")]
     placeholder = _PLACEHOLDER.search(ctx.draft)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
+from guardrails.checks._prefilter import Pattern
 from guardrails.context import OutputContext
 from guardrails.finding import Finding, Severity
 
-FALSE_REASSURANCE = re.compile(
+FALSE_REASSURANCE = Pattern(
     r"\bnothing\s+(?:at\s+all\s+)?to\s+worry\s+about\b|\bno\s+(?:need|reason)\s+to\s+(?:worry|be\s+(?:worried|concerned|seen))"
     r"|\b(?:definitely|certainly|surely|almost\s+certainly|probably)\s+(?:not|nothing)\b(?:\s+(?:serious|cancer|"
     r"dangerous|to\s+worry))?|\bi(?:'m|\s+am)\s+(?:sure|certain|confident)\s+(?:it(?:'s|\s+is)|you(?:'re|\s+are|'ll|\s+will))"
@@ -16,15 +15,14 @@ FALSE_REASSURANCE = re.compile(
     r"|\brest\s+assured\b|\bit(?:'s|\s+is)\s+(?:just|only)\s+(?:a|an|your)\s+\w+|\bnot\s+cancer\b|\bwill\s+go\s+away\s+on\s+its\s+own\b"
     r"|\bi(?:'m|\s+am)\s+sure\s+(?:it|they|this|everything)\s+(?:will|'ll)\s+(?:come\s+back\s+)?(?:be\s+)?"
     r"(?:fine|normal|ok|okay|negative|clear)|\byou(?:'ll|\s+will)\s+be\s+(?:back\s+to\s+(?:normal|yourself)|fine|ok)\b"
-    r"|\bno\s+se\s+preocupe\b|\bno\s+es\s+nada\b|\bno\s+es\s+grave\b",
-    re.IGNORECASE)
+    r"|\bno\s+se\s+preocupe\b|\bno\s+es\s+nada\b|\bno\s+es\s+grave\b")
 
 
 def check(ctx: OutputContext) -> list[Finding]:
     """Block reassurance no one can give by message; it stops patients from seeking care."""
-    match = FALSE_REASSURANCE.search(ctx.draft)
-    if not match:
+    span = FALSE_REASSURANCE.search(ctx.draft)
+    if not span:
         return []
-    return [Finding(check="false_reassurance", severity=Severity.BLOCK, code="false_reassurance", span=match.span(),
+    return [Finding(check="false_reassurance", severity=Severity.BLOCK, code="false_reassurance", span=span,
                     message="The draft reassures the patient before anyone has assessed them.",
                     suggestion="Acknowledge the worry and say what the care team will do, without ruling things out.")]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from guardrails.checks._prefilter import Pattern
 from guardrails.checks._text import clause_bounds
 from guardrails.context import InputContext
 from guardrails.finding import Finding, Severity, Urgency
@@ -21,11 +22,17 @@ class Rule:
     code: str
     level: Urgency
     label: str
-    pattern: re.Pattern[str]
-    requires: re.Pattern[str] | None = None  # must also appear somewhere in the message
+    pattern: Pattern
+    requires: Pattern | None = None  # must also appear somewhere in the message
 
 
-def _p(pattern: str) -> re.Pattern[str]:
+def _p(pattern: str) -> Pattern:
+    # Rule patterns run on every message: Pattern skips the rules whose words the message lacks.
+    return Pattern(pattern)
+
+
+def _re(pattern: str) -> re.Pattern[str]:
+    # Used on short windows around a hit, with pos/endpos: plain re.
     return re.compile(pattern, re.IGNORECASE)
 
 
@@ -150,27 +157,27 @@ RULES: tuple[Rule, ...] = (
             r"|\bronchas\b|\bwelts\b|\brash\b[^.!?\n]{0,60}\b(?:since|after)\s+(?:i\s+|he\s+|she\s+)?(?:started|taking|began)")),
 )
 
-_NEGATION = _p(r"\b(?:no|not|never|denies|deny|denied|without|free\s+of|negative\s+for|don'?t\s+have|do\s+not\s+have"
-               r"|doesn'?t\s+have|haven'?t\s+had|hasn'?t\s+had|didn'?t\s+have|nor|sin|niega)\b")
-_HISTORY = _p(r"\b(?:(?<!since\s)(?:last|past)\s+(?:year|month|summer|winter|spring|fall|autumn)"
-              r"|\d+\s+(?:years?|yrs?|months?)\s+ago|years?\s+ago|months\s+ago|in\s+the\s+past|used\s+to|history\s+of"
-              r"|back\s+in\s+(?:19|20)\d\d|in\s+(?:19|20)\d\d|as\s+a\s+(?:child|kid)|in\s+college|at\s+(?:age\s+)?\d{2}\b"
-              r"|turned\s+out\s+to\s+be|i\s+messaged\s+about|resolved|went\s+away|stopped\s+(?:yesterday|last)"
-              r"|(?:back\s+)?in\s+(?:high\s+school|college|my\s+twenties)|none\s+since|(?:last|past)\s+week)\b")
+_NEGATION = _re(r"\b(?:no|not|never|denies|deny|denied|without|free\s+of|negative\s+for|don'?t\s+have|do\s+not\s+have"
+                r"|doesn'?t\s+have|haven'?t\s+had|hasn'?t\s+had|didn'?t\s+have|nor|sin|niega)\b")
+_HISTORY = _re(r"\b(?:(?<!since\s)(?:last|past)\s+(?:year|month|summer|winter|spring|fall|autumn)"
+               r"|\d+\s+(?:years?|yrs?|months?)\s+ago|years?\s+ago|months\s+ago|in\s+the\s+past|used\s+to|history\s+of"
+               r"|back\s+in\s+(?:19|20)\d\d|in\s+(?:19|20)\d\d|as\s+a\s+(?:child|kid)|in\s+college|at\s+(?:age\s+)?\d{2}\b"
+               r"|turned\s+out\s+to\s+be|i\s+messaged\s+about|resolved|went\s+away|stopped\s+(?:yesterday|last)"
+               r"|(?:back\s+)?in\s+(?:high\s+school|college|my\s+twenties)|none\s+since|(?:last|past)\s+week)\b")
 # "…is happening now" wins over an older mention in the same message ("stent last year; pain started 15 min ago").
-_PRESENT = _p(r"\b(?:started|starting|right\s+now|now|today|tonight|keeps?\s+thinking|can'?t\s+stop\s+thinking|"
-              r"this\s+morning|\d+\s*(?:min(?:ute)?s?|hours?|hrs?)"
-              r"\s+ago|an?\s+hour\s+ago|currently|again|still|ahora|hoy|hace\s+(?:un\s+rato|una\s+hora))\b")
-_RESOLVED = _p(r"\b(?:all\s+better|better\s+now|feel\s+fine\s+now|turned\s+out\s+to\s+be|went\s+away|resolved|"
-               r"cleared\s+up|gone\s+now|none\s+since"
-               r"|ya\s+(?:pas[oó]|se\s+me\s+quit[oó]))\b")
+_PRESENT = _re(r"\b(?:started|starting|right\s+now|now|today|tonight|keeps?\s+thinking|can'?t\s+stop\s+thinking|"
+               r"this\s+morning|\d+\s*(?:min(?:ute)?s?|hours?|hrs?)"
+               r"\s+ago|an?\s+hour\s+ago|currently|again|still|ahora|hoy|hace\s+(?:un\s+rato|una\s+hora))\b")
+_RESOLVED = _re(r"\b(?:all\s+better|better\s+now|feel\s+fine\s+now|turned\s+out\s+to\s+be|went\s+away|resolved|"
+                r"cleared\s+up|gone\s+now|none\s+since"
+                r"|ya\s+(?:pas[oó]|se\s+me\s+quit[oó]))\b")
 # Reassurance right after the symptom negates it ("hives, breathing is fine").
-_AFTER_NEGATION = _p(r"[\s,]*(?:is|are|seems?|feels?|looks?)\s+(?:fine|normal|ok|okay)\b|[\s,]+(?:fine|normal)\b")
+_AFTER_NEGATION = _re(r"[\s,]*(?:is|are|seems?|feels?|looks?)\s+(?:fine|normal|ok|okay)\b|[\s,]+(?:fine|normal)\b")
 # Words that speak about a condition in general, or in jest, not about someone having it now.
-_GENERAL = _p(r"\b(?:what\s+(?:is|are|causes)|can\s+\w+\s+cause|difference\s+between|information\s+(?:on|about)"
-              r"|risk\s+of|prevent|signs\s+of|symptoms\s+of|reading\s+about|curious|screened|screening|how\s+do\s+i\s+store"
-              r"|nearly\s+had|almost\s+had|gave\s+me\s+a|jk|lmao|just\s+kidding|i\s+feel\s+fine"
-              r"|if\s+(?:\w+\s+){0,3}ever|what\s+should\s+i\s+do\s+if|plan\s+for)\b")
+_GENERAL = _re(r"\b(?:what\s+(?:is|are|causes)|can\s+\w+\s+cause|difference\s+between|information\s+(?:on|about)"
+               r"|risk\s+of|prevent|signs\s+of|symptoms\s+of|reading\s+about|curious|screened|screening|how\s+do\s+i\s+store"
+               r"|nearly\s+had|almost\s+had|gave\s+me\s+a|jk|lmao|just\s+kidding|i\s+feel\s+fine"
+               r"|if\s+(?:\w+\s+){0,3}ever|what\s+should\s+i\s+do\s+if|plan\s+for)\b")
 
 
 def _negated(text: str, start: int, clause_start: int) -> bool:
@@ -184,12 +191,11 @@ def triage(text: str) -> list[tuple[Rule, tuple[int, int], str]]:
     hits: list[tuple[Rule, tuple[int, int], str]] = []
     for rule in RULES:
         if rule.requires is not None and not any(
-            not _negated(text, m.start(), clause_bounds(text, m.start(), m.end())[0])
-            for m in rule.requires.finditer(text)
+            not _negated(text, start, clause_bounds(text, start, end)[0])
+            for start, end in rule.requires.finditer(text)
         ):
             continue
-        for match in rule.pattern.finditer(text):
-            start, end = match.span()
+        for start, end in rule.pattern.finditer(text):
             c_start, c_end = clause_bounds(text, start, end)
             if _negated(text, start, c_start) or _AFTER_NEGATION.match(text, end, min(len(text), end + 24)):
                 continue
