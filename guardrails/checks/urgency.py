@@ -157,27 +157,133 @@ RULES: tuple[Rule, ...] = (
             r"|\bronchas\b|\bwelts\b|\brash\b[^.!?\n]{0,60}\b(?:since|after)\s+(?:i\s+|he\s+|she\s+)?(?:started|taking|began)")),
 )
 
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """Fires when a body/event term and a severity or onset cue occur within `window` characters.
+
+    Patients paraphrase ("a sack of flour on my breastbone", "words coming out wrong"); pairs of concepts
+    generalise to wordings no phrase list anticipates.
+    """
+
+    code: str
+    level: Urgency
+    label: str
+    term: Pattern
+    cue: re.Pattern[str]  # searched only in a window around the term, with position bounds
+    window: int = 60
+    requires: Pattern | None = None
+
+
+PAIRS: tuple[Pair, ...] = (
+    Pair("chest_pain", Urgency.EMERGENCY, "chest pain or pressure",
+         _p(r"\b(?:chest|breast\s?bone|sternum|pecho)\b"),
+         _re(r"\b(?:heav\w*|pressure|tight\w*|squeez\w*|crush\w*|vi[cs]e|band|weight|sitting\s+on|elephant|sack|"
+            r"clutch\w*|presi[oó]n|peso|apret\w*|opresi[oó]n|dolor)\b")),
+    Pair("chest_pain", Urgency.EMERGENCY, "chest pain spreading to arm or jaw",
+         _p(r"\b(?:chest|breast\s?bone|pecho|indigestion|heartburn)\b"),
+         _re(r"\b(?:jaw|left\s+arm|shoulder\s+blade|brazo\s+izquierdo|mand[ií]bula)\b"), window=120),
+    Pair("breathing", Urgency.EMERGENCY, "trouble breathing",
+         _p(r"\b(?:breath\w*|breathe|aire|respir\w*)\b|\bget\s+(?:enough\s+)?air\b"),
+         _re(r"\b(?:can'?t|cannot|cant|hard|full|gasp\w*|hunger|struggl\w*|labou?r\w*|fish|stirrer|straw|no\s+puede|"
+            r"recuperar|falta|terminar)\b"), window=40),
+    Pair("breathing", Urgency.EMERGENCY, "blue or grey colour",
+         _p(r"\b(?:lips?|labios|face|skin|fingers|cara)\b"),
+         _re(r"\b(?:blue\w*|purple|morad\w*|gr[ae]y\w*|azul\w*)\b"), window=40),
+    Pair("breathing", Urgency.EMERGENCY, "rescue inhaler not working",
+         _p(r"\b(?:inhaler|puffer|nebuli[sz]er|albuterol|ventolin)\b"),
+         _re(r"\b(?:not\s+helping|doing\s+nothing|isn'?t\s+(?:working|helping)|no\s+help|every\s+\d+\s*min\w*|"
+            r"\d+\s+times\s+in\s+the\s+last)\b"), window=80),
+    Pair("breathing", Urgency.EMERGENCY, "laboured breathing in a child",
+         _p(r"\b(?:ribs|nostrils|neck|tummy)\b"), _re(r"\b(?:suck\w*|flar\w*|pull\w*\s+in|caving)\b"), window=40),
+    Pair("breathing", Urgency.EMERGENCY, "low oxygen",
+         _p(r"\b(?:pulse\s?ox\w*|oxygen|o2|sats?|saturation)\b"), _re(r"\b(?:[5-8][0-9])\s*%?"), window=40),
+    Pair("stroke", Urgency.EMERGENCY, "speech problems",
+         _p(r"\b(?:words?|speech|speak\w*|talk\w*|habla\w*|palabras)\b"),
+         _re(r"\b(?:wrong|jumbled|garbled|slurr\w*|mixed\s+up|raro|enredad\w*|nonsense|won'?t\s+come\s+out|"
+            r"can'?t\s+get\s+(?:them|it)\s+out)\b"), window=40),
+    Pair("stroke", Urgency.EMERGENCY, "a limb that will not work",
+         _p(r"\b(?:arm|leg|hand|brazo|pierna|mano)s?\b"),
+         _re(r"\b(?:won'?t|wouldn'?t|would\s+not|can'?t|cannot|no\s+puede)\s+(?:\w+\s+){0,2}(?:obey|move|work|lift|grip|hold|"
+            r"levantar|mover)|\bkeeps?\s+dropping\b"), window=40),
+    Pair("stroke", Urgency.EMERGENCY, "face drooping or numb on one side",
+         _p(r"\b(?:face|mouth|smile|boca|cara)\b"),
+         _re(r"\b(?:droop\w*|crooked|lopsided|twist\w*|torci\w*|uneven|numb|dormida)\b"), window=30),
+    Pair("stroke", Urgency.EMERGENCY, "sudden loss of vision",
+         _p(r"\b(?:vision|sight)\b"),
+         _re(r"\b(?:half|went\s+(?:dark|black)|curtain|all\s+of\s+a\s+sud+en|suddenly|de\s+repente)\b"), window=40),
+    Pair("bleeding", Urgency.EMERGENCY, "heavy bleeding",
+         _p(r"\b(?:blood|bleed\w*|nosebleed|sangr\w*|hemorrhag\w*)\b"),
+         _re(r"\b(?:won'?t\s+stop|wont\s+stop|not\s+stop\w*|no\s+para|squirt\w*|spurt\w*|pouring|gushing|mouthfuls?|"
+            r"soak\w*|clots\s+(?:the\s+size|coming)|puddle|cupful|over\s+an\s+hour)\b"), window=80),
+    Pair("anaphylaxis", Urgency.EMERGENCY, "swelling of tongue, throat or face",
+         _p(r"\b(?:tongue|throat|lips?|face|eyelids?|lengua|garganta|labios)\b"),
+         _re(r"\b(?:swell\w*|swollen|too\s+big|thick|closing|cierra|hinch\w*)\b"), window=40,
+         requires=_p(r"\b(?:sting|stung|bee|wasp|peanuts?|nuts?|shellfish|shrimp|camarones|mariscos|antibiotic\w*|dose|"
+                     r"allerg\w*|hives|welts|wheez\w*|hoarse|epi\s?-?pen)\b")),
+    Pair("self_harm", Urgency.EMERGENCY, "possible plan for self-harm",
+         _p(r"\b(?:gun|rope|cuerda|pills|pastillas|bridge|jump|knife|garage|engine\s+running)\b"),
+         _re(r"\b(?:ready|lista|permanent\w*|end\s+(?:it|things)|myself|point\s+anymore|how\s+it\s+feels|goodbye|"
+            r"not\s+be\s+around|jump\s+from|top\s+of)\b"), window=100),
+    Pair("self_harm", Urgency.EMERGENCY, "farewell or hopelessness",
+         _p(r"\b(?:affairs\s+in\s+order|good\s+home\s+for|(?:don'?t|do\s+not|no)\s+see\s+the\s+point|"
+            r"no\s+point\s+(?:anymore|in\s+(?:living|going))|make\s+it\s+permanent|seguir\s+viviendo|"
+            r"nothing\s+(?:left\s+)?to\s+live\s+for|can'?t\s+go\s+on)\b"),
+         _re(r"\b(?:shan'?t|won'?t)\s+(?:be\s+)?need\w*|\bthank\s+you\s+for\s+(?:your|all)|\bgoodbye|\banymore|\bpills|"
+            r"\bready|\bgun|\brope|\bcuerda|\bquiero|\bthinking|\bpermanent"), window=200),
+    Pair("overdose", Urgency.EMERGENCY, "swallowed too much medicine",
+         _p(r"\b(?:took|swallowed|ate|chewed|got\s+into|drank|did|tom[oó]|se\s+tom[oó])\b"),
+         _re(r"\b(?:rest\s+of\s+the\s+bottle|the\s+bottle|whole\s+bottle|\d{2,}\s+pills|pills|tablets|meds|frasco|"
+            r"pastillas|insulin\s+twice|twice|fentanyl|how\s+many)\b"), window=60,
+         requires=_p(r"\b(?:toddler|baby|son|daughter|kid|child|hijo|hija|sleepy|drowsy|confused|won'?t\s+wake|blue|"
+                     r"barely|not\s+making\s+sense|sweaty|shaky|\d{2,}\s+pills|rest\s+of\s+the\s+bottle|"
+                     r"whole|entire|frasco\s+entero|casi\s+el\s+frasco|how\s+many)\b")),
+    Pair("seizure", Urgency.EMERGENCY, "seizure",
+         _p(r"\b(?:fits?|seizures?|shaking|jerking|convuls\w*|twitching)\b"),
+         _re(r"\b(?:another|came\s+round|third|won'?t\s+stop|not\s+answering|not\s+responding|floor|minutes|no\s+se\s+detiene|"
+            r"all\s+over|eyes)\b"), window=80),
+    Pair("fainting", Urgency.EMERGENCY, "fainting or collapse",
+         _p(r"\b(?:keel\w*\s+over|keeps?\s+(?:fainting|passing\s+out|falling)|collaps\w*|hard\s+to\s+wake|"
+            r"barely\s+(?:awake|conscious)|se\s+desmay\w*)\b"),
+         _re(r"\b(?:today|now|times|hit\s+(?:her|his|my)\s+head|pale|confused|won'?t)\b"), window=100),
+    Pair("pregnancy", Urgency.EMERGENCY, "pregnancy warning sign",
+         _p(r"\b(?:(?:1[2-9]|[2-4]\d)\s*(?:weeks|wks|semanas)(?!\s+old)|pregnan\w*|embarazada)\b"),
+         _re(r"\b(?:tighten\w*|contraction\w*|every\s+\d+\s*min\w*|bleed\w*|spotting|leak\w*|fluid|gone\s+quiet|"
+            r"hasn'?t\s+moved|not\s+moving|kicks|seeing\s+(?:spots|stars|lights|sparkl\w*)|zigzag|sparkl\w*|puffed|"
+            r"swollen|swelling|pounding\s+headache|sangr\w*|no\s+se\s+mueve|contracciones)\b"), window=140),
+    Pair("worst_headache", Urgency.EMERGENCY, "sudden severe headache",
+         _p(r"\b(?:headache|head\s+pain|dolor\s+de\s+cabeza|head|migraines?|today'?s\s+was)\b"),
+         _re(r"\b(?:in\s+an\s+instant|seconds|thunder\w*|clap|never\s+(?:in\s+my\s+\w+\s+years\s+)?had\s+one|"
+            r"out\s+of\s+nowhere|explod\w*|peaked|de\s+golpe|de\s+repente)\b"), window=80),
+    Pair("fever_stiff_neck", Urgency.EMERGENCY, "fever with a stiff neck",
+         _p(r"\b(?:neck|cuello)\b"),
+         _re(r"\b(?:stiff|rigid|steel|rod|can'?t\s+bend|hurts\s+to\s+move|can'?t\s+look\s+down|r[ií]gido|duro)\b"),
+         window=40,
+         requires=_p(r"\b(?:fever\w*|burning\s+up|temp\w*|3[89](?:\.\d)?|10[0-4](?:\.\d)?|fiebre|chills|hot)\b")),
+)
+
 _NEGATION = _re(r"\b(?:no|not|never|denies|deny|denied|without|free\s+of|negative\s+for|don'?t\s+have|do\s+not\s+have"
-                r"|doesn'?t\s+have|haven'?t\s+had|hasn'?t\s+had|didn'?t\s+have|nor|sin|niega)\b")
+               r"|doesn'?t\s+have|haven'?t\s+had|hasn'?t\s+had|didn'?t\s+have|nor|sin|niega)\b")
 _HISTORY = _re(r"\b(?:(?<!since\s)(?:last|past)\s+(?:year|month|summer|winter|spring|fall|autumn)"
                r"|\d+\s+(?:years?|yrs?|months?)\s+ago|years?\s+ago|months\s+ago|in\s+the\s+past|used\s+to|history\s+of"
                r"|back\s+in\s+(?:19|20)\d\d|in\s+(?:19|20)\d\d|as\s+a\s+(?:child|kid)|in\s+college|at\s+(?:age\s+)?\d{2}\b"
                r"|turned\s+out\s+to\s+be|i\s+messaged\s+about|resolved|went\s+away|stopped\s+(?:yesterday|last)"
-               r"|(?:back\s+)?in\s+(?:high\s+school|college|my\s+twenties)|none\s+since|(?:last|past)\s+week)\b")
+               r"|(?:back\s+)?in\s+(?:high\s+school|college|my\s+twenties)|none\s+since|(?:last|past)\s+week"
+               r"|when\s+i\s+was\s+\d+|once\s+when)\b")
 # "…is happening now" wins over an older mention in the same message ("stent last year; pain started 15 min ago").
-_PRESENT = _re(r"\b(?:started|starting|right\s+now|now|today|tonight|keeps?\s+thinking|can'?t\s+stop\s+thinking|"
+_PRESENT = _re(r"\b(?:started|starting|right\s+now|now|today|tonight|just\s+(?:had|now)|keeps?\s+thinking|"
+               r"can'?t\s+stop\s+thinking|"
                r"this\s+morning|\d+\s*(?:min(?:ute)?s?|hours?|hrs?)"
                r"\s+ago|an?\s+hour\s+ago|currently|again|still|ahora|hoy|hace\s+(?:un\s+rato|una\s+hora))\b")
 _RESOLVED = _re(r"\b(?:all\s+better|better\s+now|feel\s+fine\s+now|turned\s+out\s+to\s+be|went\s+away|resolved|"
-                r"cleared\s+up|gone\s+now|none\s+since"
-                r"|ya\s+(?:pas[oó]|se\s+me\s+quit[oó]))\b")
+               r"cleared\s+up|gone\s+now|none\s+since"
+               r"|ya\s+(?:pas[oó]|se\s+me\s+quit[oó]))\b")
 # Reassurance right after the symptom negates it ("hives, breathing is fine").
 _AFTER_NEGATION = _re(r"[\s,]*(?:is|are|seems?|feels?|looks?)\s+(?:fine|normal|ok|okay)\b|[\s,]+(?:fine|normal)\b")
 # Words that speak about a condition in general, or in jest, not about someone having it now.
 _GENERAL = _re(r"\b(?:what\s+(?:is|are|causes)|can\s+\w+\s+cause|difference\s+between|information\s+(?:on|about)"
                r"|risk\s+of|prevent|signs\s+of|symptoms\s+of|reading\s+about|curious|screened|screening|how\s+do\s+i\s+store"
                r"|nearly\s+had|almost\s+had|gave\s+me\s+a|jk|lmao|just\s+kidding|i\s+feel\s+fine"
-               r"|if\s+(?:\w+\s+){0,3}ever|what\s+should\s+i\s+do\s+if|plan\s+for)\b")
+               r"|if\s+(?:\w+\s+){0,3}ever|what\s+should\s+i\s+do\s+if|plan\s+for|fake\w*|pretend\w*|i\s+read)\b")
 
 
 def _negated(text: str, start: int, clause_start: int) -> bool:
@@ -211,7 +317,52 @@ def triage(text: str) -> list[tuple[Rule, tuple[int, int], str]]:
                 qualifier = "general" if _GENERAL.search(context) else "current"
             hits.append((rule, (start, end), qualifier))
             break  # one span per rule is enough to flag it
+    found = {rule.code for rule, _, _ in hits}
+    for pair in PAIRS:
+        if pair.code in found:
+            continue
+        hit = _pair_hit(text, pair)
+        if hit is not None:
+            hits.append(hit)
+            found.add(pair.code)
     return hits
+
+
+def _qualify(text: str, start: int, end: int) -> str | None:
+    """None when negated; otherwise 'current', 'history' or 'general' for the span."""
+    c_start, c_end = clause_bounds(text, start, end)
+    if _negated(text, start, c_start) or _AFTER_NEGATION.match(text, end, min(len(text), end + 24)):
+        return None
+    own = text[c_start:c_end]
+    context = text[max(0, c_start - 80):min(c_end, end + 40)]
+    if _RESOLVED.search(own):
+        return "history"
+    if _PRESENT.search(own):
+        return "current"
+    if _HISTORY.search(context):
+        return "history"
+    return "general" if _GENERAL.search(context) else "current"
+
+
+def _present(text: str, start: int, end: int) -> bool:
+    """The span is not negated ("no bleeding", "no fever")."""
+    return _qualify(text, start, end) is not None
+
+
+def _pair_hit(text: str, pair: Pair) -> tuple[Rule, tuple[int, int], str] | None:
+    if pair.requires is not None and not any(_present(text, s, e) for s, e in pair.requires.finditer(text)):
+        return None
+    for t_start, t_end in pair.term.finditer(text):
+        lo, hi = max(0, t_start - pair.window), min(len(text), t_end + pair.window)
+        cue = next((c for c in pair.cue.finditer(text, lo, hi) if _present(text, c.start(), c.end())), None)
+        if cue is None:
+            continue
+        start, end = min(t_start, cue.start()), max(t_end, cue.end())
+        qualifier = _qualify(text, t_start, t_end)
+        if qualifier is None:
+            continue
+        return Rule(pair.code, pair.level, pair.label, pair.term), (start, end), qualifier
+    return None
 
 
 def check(ctx: InputContext) -> list[Finding]:
