@@ -10,14 +10,15 @@ Two things make plain `re` slow on a 150-word draft:
 
 `Pattern` reads each top-level alternative once, at import, with re's own parser, and learns:
 
-* what every match contains: a whole word from a small set, a literal substring, or so many digits in a row.
-  These are tested in C against the text's word set and the text; an alternative whose requirements are
-  missing cannot match anywhere, so it is dropped, and usually nothing is left to run;
+* what every match contains: a whole word from a small set, a word beginning with some prefix, a literal
+  substring, or so many digits in a row. These are tested in C against the text's word set and the text; an
+  alternative whose requirements are missing cannot match anywhere, so it is dropped, and usually nothing is
+  left to run;
 * where every match starts, when that is known: where one of some words (or a word beginning with some
-  prefix) starts, after \\b, or where a run of digits starts. The regex is then tried with `.match` only at
-  those places, in order, resuming after each match: the same leftmost, first-alternative, non-overlapping
-  matches `finditer` finds, without trying every position. Otherwise the alternatives left are joined into
-  one regex (compiled once per combination) and searched as usual.
+  prefix) starts, after \\b; where a run of digits starts; or at some punctuation character. The regex is then
+  tried with `.match` only at those places, in order, resuming after each match: the same leftmost,
+  first-alternative, non-overlapping matches `finditer` finds, without trying every position. Otherwise the
+  alternatives left are joined into one regex (compiled once per combination) and searched as usual.
 
 Dropping alternatives that match nowhere changes no match, and trying every place where a match can start
 finds all of them, so the results are identical. Requirements and starts are looked for in the lower-cased
@@ -32,6 +33,7 @@ about fourteen checks read each draft.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -224,7 +226,21 @@ def _language(items: Iterable[Any]) -> frozenset[str] | None:
     return out
 
 
+# Results of _item_language and _shape for the nodes of the tree being read (keyed by identity, so only valid
+# while that tree is alive: _read clears it, under _READING). Big alternations are looked at from several places.
+_MEMO: dict[tuple[str, int, int], Any] = {}
+_READING = threading.Lock()
+
+
 def _item_language(op: Any, av: Any) -> frozenset[str] | None:
+    key = ("language", id(op), id(av))
+    if key not in _MEMO:
+        _MEMO[key] = _item_language_of(op, av)
+    result: frozenset[str] | None = _MEMO[key]
+    return result
+
+
+def _item_language_of(op: Any, av: Any) -> frozenset[str] | None:
     p = _parser
     if op is p.LITERAL:
         return frozenset({chr(av)}) if av else None
@@ -300,6 +316,14 @@ def _sequence_shape(items: Iterable[Any]) -> _Shape:
 
 
 def _shape(op: Any, av: Any) -> _Shape:
+    key = ("shape", id(op), id(av))
+    if key not in _MEMO:
+        _MEMO[key] = _shape_of(op, av)
+    result: _Shape = _MEMO[key]
+    return result
+
+
+def _shape_of(op: Any, av: Any) -> _Shape:
     p = _parser
     lang = _item_language(op, av)
     if lang is not None:
@@ -441,7 +465,7 @@ def _start_of(prefix: str, items: list[Any]) -> _Starts | None:
     end = 1
     while end < len(body) and _is_word(body[end]):
         end += 1
-    if end < len(body) or _first_edge([*(_shape(op, av) for op, av in items), _UNKNOWN]):
+    if end < len(body) or _first_edge(chain((_shape(op, av) for op, av in items), [_UNKNOWN])):  # lazily
         return _Starts(words=frozenset({body[:end]}))  # a non-word character follows: the word is whole
     return None
 
@@ -526,9 +550,11 @@ class _Alternative:
     needs: tuple[_Need, ...]  # all of them hold in every match, cheapest test first
     starts: _Starts | None  # where every match starts; None: anywhere
 
-    def possible(self, text: str, text_words: frozenset[str]) -> bool:
-        """Whether the (lower-cased) text has everything a match needs."""
-        return all(need.met(text, text_words) for need in self.needs)
+    def possible(self, text: str, text_words: frozenset[str], *, quick: bool = False) -> bool:
+        """Whether the (lower-cased) text has everything a match needs (if quick, of what is quick to test:
+        words and digits, not substrings or prefixes)."""
+        return all(need.met(text, text_words) for need in self.needs
+                   if not (quick and (need.strings or need.prefixes)))
 
 
 def _read(source: str, flags: int) -> _Alternative:
@@ -537,16 +563,21 @@ def _read(source: str, flags: int) -> _Alternative:
     Lower case, because they are looked for in the lower-cased text: where the text has "Dr", that has "dr".
     """
     if _parser is None:
+        re.compile(source, flags)  # a wrong split would not compile
         return _Alternative(source, (), None)
-    try:
-        tree = _parser.parse(source, flags)
-        if tree.state.flags & re.IGNORECASE:
-            return _Alternative(source, (), None)  # literals would not be what the text must contain
-        needs = tuple(sorted({need.lower() for need in _needs(tree)}, key=_Need.cost))
-        starts = _starts(list(tree))
-        return _Alternative(source, needs, starts.lower() if starts is not None else None)
-    except Exception:  # an unfamiliar construct: no requirements, no start words; it always runs
-        return _Alternative(source, (), None)
+    tree = _parser.parse(source, flags)  # a wrong split would not parse
+    if tree.state.flags & re.IGNORECASE:
+        return _Alternative(source, (), None)  # literals would not be what the text must contain
+    with _READING:
+        _MEMO.clear()
+        try:
+            needs = tuple(sorted({need.lower() for need in _needs(tree)}, key=_Need.cost))
+            starts = _starts(list(tree))
+            return _Alternative(source, needs, starts.lower() if starts is not None else None)
+        except Exception:  # an unfamiliar construct: no requirements, no start words; it always runs
+            return _Alternative(source, (), None)
+        finally:
+            _MEMO.clear()
 
 
 class Pattern:
@@ -564,20 +595,18 @@ class Pattern:
         self.group = group
         self._flags = flags
         self._regex = re.compile(source, flags)
-        self._fallback = re.compile(source, flags | re.IGNORECASE) if ignore_case else self._regex
+        self._ignoring_case: re.Pattern[str] | None = None  # for texts that cannot be lower-cased: compiled if needed
         parts = _split_alternatives(source)
         if self._regex.groups or len(parts) == 1:
             parts = [source]  # group numbers must not move: keep the pattern whole, prefilter it as one piece
-        for part in parts:
-            re.compile(part, flags)  # a wrong split would not compile
         self._alternatives = [_read(part, flags) for part in parts]
         for alternative in self._alternatives:
             if alternative.starts is not None:
                 _START_WORDS.update(alternative.starts.words)
         # Index the alternatives by the words of their first (cheapest) requirement, so that one set
-        # intersection finds the few worth a closer look. The others are looked at one by one, except those
-        # whose starts are known: the places where they could start are few (say, where digits are), so trying
-        # them there costs less than testing their requirements first.
+        # intersection finds the few worth a closer look. The others are looked at one by one; for those whose
+        # starts are known, only the quick requirements: the places where they could start are few (say, where
+        # digits are), so trying them there costs less than scanning the text for substrings first.
         self._by_word: dict[str, list[int]] = {}
         self._unindexed: list[int] = []
         self._placed: list[int] = []
@@ -592,6 +621,14 @@ class Pattern:
                 self._unindexed.append(i)
         self._first_words = frozenset(self._by_word)
         self._plans: dict[tuple[int, ...], tuple[re.Pattern[str], _Starts | None]] = {}
+
+    def _fallback(self) -> re.Pattern[str]:
+        """The pattern as plain re would run it, for texts with the rare characters `lowered` refuses."""
+        if not self.ignore_case:
+            return self._regex
+        if self._ignoring_case is None:
+            self._ignoring_case = re.compile(self.pattern, self._flags | re.IGNORECASE)
+        return self._ignoring_case
 
     def _plan(self, alive: tuple[int, ...]) -> tuple[re.Pattern[str], _Starts | None]:
         """For the alternatives that may match: the regex to run, and where matches can start."""
@@ -621,11 +658,12 @@ class Pattern:
         elif self._unindexed:
             candidates = self._unindexed
         elif self._placed:
-            return tuple(self._placed)
+            return tuple(i for i in self._placed if self._alternatives[i].possible(words.text, words.set, quick=True))
         else:
             return ()
         possible = [i for i in candidates if self._alternatives[i].possible(words.text, words.set)]
-        return tuple(sorted([*possible, *self._placed]))
+        placed = [i for i in self._placed if self._alternatives[i].possible(words.text, words.set, quick=True)]
+        return tuple(sorted([*possible, *placed]))
 
     def _matches(self, text: str, words: _Words, alive: tuple[int, ...]) -> Iterator[re.Match[str]]:
         # Requirements and start words are looked for in the lower-cased text, which has the same positions;
@@ -655,7 +693,7 @@ class Pattern:
         """The spans of all matches, as `re.finditer` would find them."""
         words = _lowered_words(text)
         if words is None:  # rare characters: plain re, no shortcuts
-            matches: Iterable[re.Match[str]] = self._fallback.finditer(text)
+            matches: Iterable[re.Match[str]] = self._fallback().finditer(text)
         else:
             alive = self._alive(words)
             matches = self._matches(text, words, alive) if alive else ()
@@ -666,7 +704,7 @@ class Pattern:
         """The span of the first match, as `re.search` would find it."""
         words = _lowered_words(text)
         if words is None:
-            match = self._fallback.search(text)
+            match = self._fallback().search(text)
         else:
             alive = self._alive(words)
             match = next(self._matches(text, words, alive), None) if alive else None
