@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -15,7 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from drafter.storage.engine import create_engine
-from drafter.storage.migrate import alembic_config, current_revision, head_revision, upgrade
+from drafter.storage.migrate import alembic_config, current_revision, downgrade, head_revision, upgrade
 from drafter.storage.models import Base, Message
 from drafter.storage.repository import DraftStore
 from tests.storage.support import accept
@@ -33,16 +32,6 @@ async def empty(database_url: str) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
-
-
-async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
-    def run(connection: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
 
 
 async def tables(engine: AsyncEngine) -> set[str]:
