@@ -1,0 +1,1 @@
+"""Test and benchmark support that ships with the package (a fake OpenAI-compatible server)."""
