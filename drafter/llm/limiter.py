@@ -46,15 +46,19 @@ class ConcurrencyLimit:
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold one slot for the duration of the block; raise LLMBusyError when none comes in time."""
-        if self._slots.locked() and self._waiting >= self.max_queue:
-            raise self._busy(f"{self._in_flight} calls running and {self._waiting} waiting, the most allowed")
-        self._waiting += 1
-        try:
-            await asyncio.wait_for(self._slots.acquire(), timeout=self.queue_timeout_s)
-        except TimeoutError:
-            raise self._busy(f"no slot freed up within {self.queue_timeout_s:g} s") from None
-        finally:
-            self._waiting -= 1
+        if not self._slots.locked():
+            await self._slots.acquire()  # a free slot is taken without suspending, so no one can slip in between
+        else:
+            if self._waiting >= self.max_queue:
+                raise self._busy(f"{self._in_flight} calls running and {self._waiting} waiting, the most allowed")
+            self._waiting += 1
+            try:
+                async with asyncio.timeout(self.queue_timeout_s):  # no extra task, so a slot cannot get lost
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise self._busy(f"no slot freed up within {self.queue_timeout_s:g} s") from None
+            finally:
+                self._waiting -= 1
         self._in_flight += 1
         try:
             yield
