@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -281,7 +281,7 @@ class Pipeline:
         return await self._complete(request, result, prep)
 
     async def stream(self, request: DraftRequest, *, source: str = "api", actor: str = "api",
-                     regenerate: str | None = None) -> AsyncIterator[Delta | Draft]:
+                     regenerate: str | None = None) -> AsyncGenerator[Delta | Draft, None]:
         """Like `draft`, yielding the model's text as it arrives and the stored draft last."""
         prep = await self._prepare(request, source=source, actor=actor, regenerate=regenerate)
         result: LLMResult | None = None

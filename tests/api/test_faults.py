@@ -63,7 +63,10 @@ def fault_settings(tmp_path: Path, server: FakeOpenAIServer, **overrides: Any) -
     return Settings(**(values | overrides))
 
 
-def post(client: TestClient, body: dict[str, Any], *, stream: bool) -> tuple[int, dict[str, str], list[tuple[str, Any]]]:
+Answer = tuple[int, dict[str, str], list[tuple[str, Any]]]
+
+
+def post(client: TestClient, body: dict[str, Any], *, stream: bool) -> Answer:
     """Status, headers and the answer as (kind, data) events: SSE events, or one ('json', body)."""
     r = client.post("/v1/drafts", params={"stream": str(stream).lower()}, json=body)
     assert "Traceback" not in r.text

@@ -51,9 +51,8 @@ def test_a_failed_trial_opens_for_a_new_cooldown_and_only_one_trial_runs_at_a_ti
     breaker = CircuitBreaker(threshold=1, cooldown_s=5, clock=clock)
     fail(breaker)
     clock.now += 5
-    with breaker.call():  # the trial is in flight: a second caller fails fast
-        with pytest.raises(LLMCircuitOpenError):
-            breaker.check()
+    with breaker.call(), pytest.raises(LLMCircuitOpenError):  # the trial is in flight: a second caller fails fast
+        breaker.check()
     assert breaker.state is BreakerState.CLOSED
     fail(breaker)
     clock.now += 5
