@@ -3,6 +3,7 @@ interrupted (never half-written), and regenerating it completes it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -16,9 +17,26 @@ from pathlib import Path
 import httpx
 import pytest
 
+from drafter.identity import Role
+from drafter.storage.accounts import AccountStore
+from drafter.storage.engine import create_engine
+from drafter.storage.migrate import upgrade
+from drafter.storage.repository import DraftStore
 from drafter.testing.fake_openai import DEFAULT_REPLY, FakeOpenAIServer, free_port
 
 MESSAGE = "My blood pressure readings were high all week and I feel dizzy in the mornings."
+
+
+async def clinician_token(database_url: str) -> str:
+    """A clinician's bearer token on a freshly migrated database (as `drafter users create` would make)."""
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine)
+        _, token = await AccountStore(DraftStore(engine)).create_user("crash-clinician", Role.CLINICIAN,
+                                                                      actor="tests")
+    finally:
+        await engine.dispose()
+    return token
 
 
 def start_server(port: int, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
@@ -52,6 +70,7 @@ def test_sigkill_mid_draft_leaves_the_message_and_an_interrupted_draft_that_rege
         "DRAFTER_LLM_API_KEY": "k", "DRAFTER_LLM_TIMEOUT_S": "120", "DRAFTER_LLM_FALLBACK": "false",
         "DRAFTER_LOG_LEVEL": "WARNING",
     }
+    auth = {"Authorization": f"Bearer {asyncio.run(clinician_token(env['DRAFTER_DATABASE_URL']))}"}
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = start_server(port, env, tmp_path)
@@ -61,7 +80,7 @@ def test_sigkill_mid_draft_leaves_the_message_and_an_interrupted_draft_that_rege
         def post() -> None:
             try:
                 outcome.append(httpx.post(f"{base}/v1/drafts", json={"message": {"text": MESSAGE}},
-                                          timeout=90).status_code)
+                                          headers=auth, timeout=90).status_code)
             except httpx.TransportError as exc:
                 outcome.append(exc)
 
@@ -83,19 +102,20 @@ def test_sigkill_mid_draft_leaves_the_message_and_an_interrupted_draft_that_rege
 
         fake.state.latency_s = 0.0
         server = start_server(port, env, tmp_path)
-        drafts = httpx.get(f"{base}/v1/drafts", timeout=10).json()["items"]
+        drafts = httpx.get(f"{base}/v1/drafts", headers=auth, timeout=10).json()["items"]
         assert len(drafts) == 1
         interrupted = drafts[0]
         assert interrupted["status"] == "failed" and interrupted["text"] is None
         assert interrupted["error"]["code"] == "draft_interrupted"
         assert interrupted["message"]["text"] == MESSAGE
 
-        again = httpx.post(f"{base}/v1/drafts/{interrupted['id']}/regenerate", timeout=30)
+        again = httpx.post(f"{base}/v1/drafts/{interrupted['id']}/regenerate", headers=auth, timeout=30)
         assert again.status_code == 201, again.text
         assert again.json()["status"] in ("pending_review", "needs_clinician")
         assert again.json()["text"].startswith(DEFAULT_REPLY[:40])
         assert again.json()["message"]["id"] == interrupted["message"]["id"]
-        assert httpx.get(f"{base}/v1/drafts/{interrupted['id']}", timeout=10).json()["status"] == "superseded"
+        old = httpx.get(f"{base}/v1/drafts/{interrupted['id']}", headers=auth, timeout=10).json()
+        assert old["status"] == "superseded"
         assert fake.requests == 2
     finally:
         server.terminate()

@@ -11,6 +11,8 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from drafter.api.app import create_app
+from drafter.identity import Role
 from drafter.pipeline import FALLBACK_MODEL
 from drafter.settings import Settings
 from drafter.testing.fake_openai import DEFAULT_REPLY, FakeOpenAIServer, Fault
@@ -51,6 +54,18 @@ def _reset(server: FakeOpenAIServer) -> None:
     server.state.faults.clear()
     server.set_default_fault(None)
     server.state.latency_s = 0.0
+
+
+@contextmanager
+def app_client(settings: Settings) -> Iterator[TestClient]:
+    """The real app on these settings, with a clinician's bearer token."""
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        accounts = client.app.state.authenticator.accounts  # type: ignore[attr-defined]
+        assert client.portal is not None
+        _, token = client.portal.call(partial(accounts.create_user, "faults-clinician", Role.CLINICIAN,
+                                              actor="tests"))
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client
 
 
 def fault_settings(tmp_path: Path, server: FakeOpenAIServer, **overrides: Any) -> Settings:
@@ -89,8 +104,7 @@ def test_a_persistent_fault_ends_in_a_failed_draft_with_a_clear_error(
         tmp_path: Path, server: FakeOpenAIServer, fault: Fault, stream: bool) -> None:
     streamed_requests, plain_requests, code, status = FAULTS[fault]
     server.set_default_fault(fault)
-    with TestClient(create_app(fault_settings(tmp_path, server, llm_fallback=False)),
-                    raise_server_exceptions=False) as client:
+    with app_client(fault_settings(tmp_path, server, llm_fallback=False)) as client:
         before = server.requests
         got, headers, events = post(client, HEADACHE, stream=stream)
         assert server.requests - before == (streamed_requests if stream else plain_requests)
@@ -116,8 +130,7 @@ def test_with_the_fallback_a_fault_ends_in_a_labelled_template_draft(
         tmp_path: Path, server: FakeOpenAIServer, fault: Fault, stream: bool) -> None:
     streamed_requests, plain_requests, code, _ = FAULTS[fault]
     server.set_default_fault(fault)
-    with TestClient(create_app(fault_settings(tmp_path, server, llm_fallback=True)),
-                    raise_server_exceptions=False) as client:
+    with app_client(fault_settings(tmp_path, server, llm_fallback=True)) as client:
         before = server.requests
         got, _, events = post(client, HEADACHE, stream=stream)
         assert server.requests - before == (streamed_requests if stream else plain_requests)
@@ -142,7 +155,7 @@ def test_a_transient_fault_is_retried_into_the_models_draft(tmp_path: Path, serv
     if stream and fault is Fault.DROP_STREAM:
         pytest.skip("a stream that drops after sending text is not retried (see the persistent-fault table)")
     server.enqueue(fault)
-    with TestClient(create_app(fault_settings(tmp_path, server)), raise_server_exceptions=False) as client:
+    with app_client(fault_settings(tmp_path, server)) as client:
         before = server.requests
         got, _, events = post(client, HEADACHE, stream=stream)
     assert got == 201
@@ -167,7 +180,7 @@ def test_a_transient_fault_is_retried_into_the_models_draft(tmp_path: Path, serv
 def test_the_fallback_speaks_the_patients_language_and_carries_emergency_guidance(
         tmp_path: Path, server: FakeOpenAIServer, text: str, language: str, must_contain: list[str]) -> None:
     server.set_default_fault(Fault.UNAVAILABLE)
-    with TestClient(create_app(fault_settings(tmp_path, server, llm_max_attempts=1))) as client:
+    with app_client(fault_settings(tmp_path, server, llm_max_attempts=1)) as client:
         got, _, events = post(client, {"message": {"text": text}}, stream=False)
     draft = events[0][1]
     assert got == 201 and draft["model"] == FALLBACK_MODEL
@@ -185,7 +198,7 @@ def test_the_breaker_fails_fast_reports_on_readyz_and_recovers(tmp_path: Path, s
     server.set_default_fault(Fault.SERVER_ERROR)
     settings = fault_settings(tmp_path, server, llm_max_attempts=1, llm_breaker_threshold=2,
                               llm_breaker_cooldown_s=1.0, llm_fallback=fallback)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with app_client(settings) as client:
         for _ in range(2):
             post(client, HEADACHE, stream=False)
         assert server.requests > 0
@@ -215,7 +228,7 @@ def test_a_full_llm_queue_answers_503_and_keeps_the_message(tmp_path: Path, serv
     server.state.latency_s = 1.0
     settings = fault_settings(tmp_path, server, llm_timeout_s=5, llm_max_concurrency=1, llm_max_queue=0,
                               llm_fallback=True)  # load shedding is not a model failure: no fallback draft
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with app_client(settings) as client:
         before = server.requests
         first: list[int] = []
         holder = threading.Thread(target=lambda: first.append(post(client, HEADACHE, stream=False)[0]))
@@ -242,8 +255,7 @@ def test_a_full_llm_queue_answers_503_and_keeps_the_message(tmp_path: Path, serv
 
 def test_every_fault_leaves_every_message_stored(tmp_path: Path, server: FakeOpenAIServer) -> None:
     """One app, all faults in a row (breaker on its defaults): one stored message and one draft per request."""
-    with TestClient(create_app(fault_settings(tmp_path, server, llm_breaker_threshold=5)),
-                    raise_server_exceptions=False) as client:
+    with app_client(fault_settings(tmp_path, server, llm_breaker_threshold=5)) as client:
         sent = 0
         for fault in FAULTS:
             for stream in (False, True):
