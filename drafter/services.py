@@ -99,7 +99,8 @@ async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: 
     except PolicyError as exc:
         raise ConfigError(f"The guardrail policy is invalid: {exc}") from exc
     await asyncio.to_thread(readability.warm)  # the syllable table loads once, not on the first draft
-    engine = create_engine(settings.database_url, echo=settings.database_echo)
+    engine = create_engine(settings.database_url, echo=settings.database_echo,
+                           pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow)
     try:
         if migrate:
             await upgrade(engine)

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # Storage.
     database_url: str = "sqlite:///var/drafter.db"
     database_echo: bool = False
+    database_pool_size: int = Field(default=20, ge=1, le=1000)  # PostgreSQL connections kept open per process
+    database_max_overflow: int = Field(default=10, ge=0, le=1000)  # extra ones opened in bursts, closed after
 
     # Prompts.
     prompts_dir: Path = PROJECT_ROOT / "prompts"
@@ -76,6 +78,7 @@ class Settings(BaseSettings):
 
     # Service.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    http_keep_alive_s: int = Field(default=75, ge=1, le=3600)  # idle keep-alive of `drafter serve`
 
     # Access (issue 7). Rate limits use the `limits` notation, e.g. "600/minute" or "20/second;600/minute".
     rate_limit: str = "600/minute"  # per API token (or OIDC subject)

@@ -73,17 +73,20 @@ class DraftStore:
         self.engine = engine
         self._sessions = session_factory(engine)
         self._is_sqlite = engine.dialect.name == "sqlite"
-        # SQLite allows one writer; within a process this lock also keeps the audit chain linear.
-        self._sqlite_lock = asyncio.Lock()
+        # Writes are serialised anyway (SQLite has one writer; PostgreSQL writes take the audit-chain advisory lock),
+        # so within a process they queue here, before a pooled connection is checked out. Without it, under load
+        # every pooled connection sat blocked on the advisory lock and reads (token checks, GETs) found none free.
+        self._write_lock = asyncio.Lock()
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
         try:
             if self._is_sqlite:
-                async with self._sqlite_lock, self._sessions.begin() as session:
+                async with self._write_lock, self._sessions.begin() as session:
                     yield session
             else:
-                async with self._sessions.begin() as session:
+                async with self._write_lock, self._sessions.begin() as session:
+                    # Other processes (workers, replicas) write too: the advisory lock orders them.
                     await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
                     yield session
         except (DBAPIError, OSError) as exc:
