@@ -68,6 +68,12 @@ def pipeline_config(settings: Settings, *, demo_model: bool) -> PipelineConfig:
     )
 
 
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def guard_llm(llm: LLM, settings: Settings) -> GuardedLLM:
     """The LLM behind the circuit breaker and the concurrency cap configured in settings."""
     return GuardedLLM(llm, breaker=CircuitBreaker(threshold=settings.llm_breaker_threshold,
@@ -118,7 +124,7 @@ async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: 
                                 config=pipeline_config(settings, demo_model=demo), fallback=fallback)
             if recover:
                 sweeper = asyncio.create_task(sweep_forever(store, settings), name="interrupted-draft-sweep")
-                stack.callback(sweeper.cancel)
+                stack.push_async_callback(_cancel, sweeper)
             yield Services(settings, store, llm, pipeline, local, guard)
     finally:
         await engine.dispose()
