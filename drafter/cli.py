@@ -55,7 +55,11 @@ def serve(
     _hint_first_user()
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
                 # our RequestContext logs each request; log_config=None keeps uvicorn on our JSON formatter
-                access_log=False, log_config=None)
+                access_log=False, log_config=None,
+                # Idle keep-alive connections stay open longer than clients and proxies keep them (httpx 5 s, typical
+                # load balancers 60 s); with uvicorn's 5 s the two sides race and a request sent on a connection the
+                # server is closing fails (seen as ReadErrors in bench/load.py).
+                timeout_keep_alive=settings.http_keep_alive_s)
 
 
 def _hint_first_user() -> None:

@@ -16,10 +16,13 @@
     ├── ConflictError                 conflict          409   65  e.g. reviewing a reviewed draft
     ├── TemplateError                 template_error    500   70  a prompt template failed to render
     ├── StorageError                  storage_unavailable 503 69
+    ├── DraftInterruptedError         draft_interrupted 503   75  the process stopped or the client left mid-draft
     └── LLMError                      llm_error         502   69  the model backend failed us
         ├── LLMUnavailableError       llm_unavailable   503   69  connection refused, 5xx or 429 after the retry budget
+        │   └── LLMCircuitOpenError   llm_circuit_open  503   69  failing fast after repeated failures (breaker open)
         ├── LLMTimeoutError           llm_timeout       504   75
-        └── LLMResponseError          llm_bad_response  502   69  malformed body, empty content, content filter
+        ├── LLMResponseError          llm_bad_response  502   69  malformed, empty, filtered or oversized reply
+        └── LLMBusyError              llm_busy          503   75  our own cap on concurrent LLM calls is full
 
 The API maps these in one handler (drafter.api.errors), the CLI in one place (drafter.cli).
 """
@@ -124,6 +127,24 @@ class LLMTimeoutError(LLMError):
 
 class LLMResponseError(LLMError):
     code = "llm_bad_response"
+
+
+class LLMCircuitOpenError(LLMUnavailableError):
+    code = "llm_circuit_open"
+
+
+class LLMBusyError(LLMError):
+    code = "llm_busy"
+    http_status = 503
+    exit_code = 75  # EX_TEMPFAIL
+
+
+class DraftInterruptedError(DrafterError):
+    """Stored on a draft whose drafting stopped half-way (crash, restart, client gone); regenerate it."""
+
+    code = "draft_interrupted"
+    http_status = 503
+    exit_code = 75  # EX_TEMPFAIL
 
 
 class AuthenticationError(DrafterError):

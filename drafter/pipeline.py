@@ -5,14 +5,15 @@ API routes, the CLI, the eval runner and background workers all call `Pipeline`;
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
 from drafter.classify import LANGUAGE_NAMES, categorize, detect_language
 from drafter.domain import DraftRequest, DraftStatus
-from drafter.errors import EmptyMessageError, LLMError, MessageTooLongError
+from drafter.errors import DraftInterruptedError, EmptyMessageError, LLMBusyError, LLMError, MessageTooLongError
 from drafter.llm.base import LLM, Delta, LLMRequest, LLMResult
 from drafter.prompting import PromptRenderer
 from drafter.storage.models import Draft
@@ -20,6 +21,9 @@ from drafter.storage.repository import DraftStore
 from guardrails import Finding, InputContext, OutputContext, Policy, PracticePolicy, Severity, Urgency, run_checks
 from guardrails.checks import emergency_guidance, urgency
 from guardrails.redaction import Redactor, redact_tree
+
+FALLBACK_MODEL = "template-fallback"  # the model name stored with a template-only draft
+_CRISIS_CODES = frozenset({"self_harm", "overdose"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +77,9 @@ class Pipeline:
     """Drafts one reply for clinician review and stores every step's outcome."""
 
     def __init__(self, *, llm: LLM, store: DraftStore, renderer: PromptRenderer, policy: Policy,
-                 config: PipelineConfig) -> None:
+                 config: PipelineConfig, fallback: PromptRenderer | None = None) -> None:
         self.llm, self.store, self.renderer, self.policy, self.config = llm, store, renderer, policy, config
+        self.fallback = fallback  # the template-only reply when the model fails; None: store the draft as failed
 
     # -- steps -----------------------------------------------------------------------------------
 
@@ -217,6 +222,38 @@ class Pipeline:
         if hasattr(exc, "details") and isinstance(exc.details, dict):
             exc.details.setdefault("draft_id", draft_id)
 
+    def falls_back_on(self, exc: Exception) -> bool:
+        """True when this failure gets a template-only draft: a model failure, not our own load shedding."""
+        return self.fallback is not None and isinstance(exc, LLMError) and not isinstance(exc, LLMBusyError)
+
+    def fallback_text(self, request: DraftRequest, findings: list[Finding], level: Urgency) -> str:
+        """The template-only reply for this message (no model involved), in its language, with emergency guidance."""
+        assert self.fallback is not None
+        codes = {f.code for f in findings if f.check == "urgency"}
+        variables = self.prompt_variables(request, findings, level) | {"crisis": bool(codes & _CRISIS_CODES)}
+        return self.fallback.render(variables, mode="completion", max_tokens=0, temperature=0.0).prompt
+
+    async def _fall_back(self, request: DraftRequest, exc: LLMError, prep: _Prepared) -> Draft:
+        """Store a template-only draft labelled as not AI-written, with the model's failure recorded on it."""
+        try:
+            text = self.fallback_text(request, prep.findings, prep.level)
+        except Exception:
+            await self._record_failure(prep.draft_id, exc, prep.findings, prep.clock, attempts=1)
+            raise exc from None
+        attempts = int(exc.details.get("attempts", 1))
+        result = LLMResult(text=text, model=FALLBACK_MODEL, attempts=attempts)
+        label = Finding(
+            check="fallback", severity=Severity.WARN, code="template_only",
+            message=f"Not written by AI: the language model failed ({exc.code}), so this is a fixed template reply "
+                    "that only acknowledges the message. Personalise it before approving it.",
+            suggestion="Regenerate the draft once the language model answers again.")
+        text, findings, status = self.finish(request, result, [label, *prep.findings], prep.level)
+        prep.clock.lap("fallback")
+        return await self.store.complete(
+            prep.draft_id, text=text, status=status, findings=findings, model=FALLBACK_MODEL, prompt_tokens=0,
+            completion_tokens=0, attempts=attempts, finish_reason="fallback", timings=prep.clock.summary(),
+            error_code=exc.code, error_message=exc.message)
+
     async def _complete(self, request: DraftRequest, result: LLMResult, prep: _Prepared) -> Draft:
         clock, draft_id = prep.clock, prep.draft_id
         system = prep.llm_request.messages[0].content if prep.llm_request.messages else ""
@@ -236,16 +273,19 @@ class Pipeline:
             result = await self.llm.complete(prep.llm_request)
         except Exception as exc:
             prep.clock.lap("llm")
+            if isinstance(exc, LLMError) and self.falls_back_on(exc):
+                return await self._fall_back(request, exc, prep)
             await self._record_failure(prep.draft_id, exc, prep.findings, prep.clock, attempts=1)
             raise
         prep.clock.lap("llm")
         return await self._complete(request, result, prep)
 
     async def stream(self, request: DraftRequest, *, source: str = "api", actor: str = "api",
-                     regenerate: str | None = None) -> AsyncIterator[Delta | Draft]:
+                     regenerate: str | None = None) -> AsyncGenerator[Delta | Draft, None]:
         """Like `draft`, yielding the model's text as it arrives and the stored draft last."""
         prep = await self._prepare(request, source=source, actor=actor, regenerate=regenerate)
         result: LLMResult | None = None
+        fallback: Draft | None = None
         try:
             async for event in self.llm.stream(prep.llm_request):
                 if isinstance(event, Delta):
@@ -254,10 +294,25 @@ class Pipeline:
                     result = event
             if result is None:
                 raise LLMError("The language model stream ended without a result.")
+        except (asyncio.CancelledError, GeneratorExit):
+            # The consumer went away (client disconnect): no half-written draft, a clear status instead.
+            prep.clock.lap("llm")
+            interrupted = DraftInterruptedError("Drafting stopped before the draft was finished (the client went "
+                                                "away); regenerate it.")
+            await asyncio.shield(self._record_failure(prep.draft_id, interrupted, prep.findings, prep.clock,
+                                                      attempts=1))
+            raise
         except Exception as exc:
             prep.clock.lap("llm")
-            await self._record_failure(prep.draft_id, exc, prep.findings, prep.clock, attempts=1)
-            raise
+            if not (isinstance(exc, LLMError) and self.falls_back_on(exc)):
+                await self._record_failure(prep.draft_id, exc, prep.findings, prep.clock, attempts=1)
+                raise
+            # Text already streamed is discarded: the stored draft (yielded last) is the one to show.
+            fallback = await self._fall_back(request, exc, prep)
+        if fallback is not None:
+            yield fallback
+            return
+        assert result is not None
         prep.clock.lap("llm")
         yield await self._complete(request, result, prep)
 

@@ -10,10 +10,14 @@ from dataclasses import dataclass
 
 from drafter.errors import ConfigError, DrafterError
 from drafter.llm.base import LLM
+from drafter.llm.breaker import CircuitBreaker
 from drafter.llm.factory import open_backend
+from drafter.llm.guarded import GuardedLLM
+from drafter.llm.limiter import ConcurrencyLimit
 from drafter.llm.local import LocalModelServer
 from drafter.pipeline import Pipeline, PipelineConfig
 from drafter.prompting import PromptRenderer, TemplateSet
+from drafter.recovery import sweep_at_startup, sweep_forever
 from drafter.settings import Settings
 from drafter.storage.engine import create_engine
 from drafter.storage.migrate import upgrade
@@ -29,6 +33,7 @@ class Services:
     llm: LLM
     pipeline: Pipeline
     local: LocalModelServer | None
+    guard: GuardedLLM | None = None  # the breaker and the concurrency cap around `llm`
 
     async def readiness(self) -> dict[str, str]:
         """'ok' or a short reason per dependency; the service is ready when all are 'ok'."""
@@ -38,7 +43,9 @@ class Services:
             checks["database"] = "ok"
         except DrafterError as exc:
             checks["database"] = exc.message
-        if self.local is not None and not self.local.ready:
+        if self.guard is not None and (circuit := self.guard.breaker.describe()) != "ok":
+            checks["llm"] = circuit  # failing fast: no point in pinging an endpoint the breaker has given up on
+        elif self.local is not None and not self.local.ready:
             checks["llm"] = "the local model server is (re)starting"
         else:
             try:
@@ -61,28 +68,63 @@ def pipeline_config(settings: Settings, *, demo_model: bool) -> PipelineConfig:
     )
 
 
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def guard_llm(llm: LLM, settings: Settings) -> GuardedLLM:
+    """The LLM behind the circuit breaker and the concurrency cap configured in settings."""
+    return GuardedLLM(llm, breaker=CircuitBreaker(threshold=settings.llm_breaker_threshold,
+                                                  cooldown_s=settings.llm_breaker_cooldown_s),
+                      limit=ConcurrencyLimit(max_concurrent=settings.llm_max_concurrency,
+                                             max_queue=settings.llm_max_queue,
+                                             queue_timeout_s=settings.llm_queue_timeout_s))
+
+
+def fallback_renderer(settings: Settings) -> PromptRenderer | None:
+    """The template-only reply's renderer when the fallback is on (a missing or broken set fails at startup)."""
+    if not settings.llm_fallback:
+        return None
+    return PromptRenderer(TemplateSet.from_dir(settings.prompts_dir / settings.llm_fallback_template_set))
+
+
 @asynccontextmanager
-async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: bool = True) -> AsyncIterator[Services]:
-    """Engine, migrations, templates, guardrail policy and LLM backend; closed in reverse on exit."""
+async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: bool = True,
+                        recover: bool = False) -> AsyncIterator[Services]:
+    """Engine, migrations, templates, guardrail policy and LLM backend; closed in reverse on exit.
+
+    `recover` (the server, not one-off CLI commands) marks drafts interrupted by a previous run as failed at
+    startup and keeps sweeping for orphaned ones while it runs.
+    """
     renderer = PromptRenderer(TemplateSet.from_dir(settings.prompts_dir / settings.template_set))
+    fallback = fallback_renderer(settings)
     try:
         policy = load_policy()
     except PolicyError as exc:
         raise ConfigError(f"The guardrail policy is invalid: {exc}") from exc
     await asyncio.to_thread(readability.warm)  # the syllable table loads once, not on the first draft
-    engine = create_engine(settings.database_url, echo=settings.database_echo)
+    engine = create_engine(settings.database_url, echo=settings.database_echo,
+                           pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow)
     try:
         if migrate:
             await upgrade(engine)
         store = DraftStore(engine)
+        if recover:
+            await sweep_at_startup(store, settings)
         async with contextlib.AsyncExitStack() as stack:
             if llm is None:
                 backend = await stack.enter_async_context(open_backend(settings))
                 llm, local, demo = backend.llm, backend.local, backend.demo
             else:
                 local, demo = None, False
-            pipeline = Pipeline(llm=llm, store=store, renderer=renderer, policy=policy,
-                                config=pipeline_config(settings, demo_model=demo))
-            yield Services(settings, store, llm, pipeline, local)
+            guard = guard_llm(llm, settings)
+            pipeline = Pipeline(llm=guard, store=store, renderer=renderer, policy=policy,
+                                config=pipeline_config(settings, demo_model=demo), fallback=fallback)
+            if recover:
+                sweeper = asyncio.create_task(sweep_forever(store, settings), name="interrupted-draft-sweep")
+                stack.push_async_callback(_cancel, sweeper)
+            yield Services(settings, store, llm, pipeline, local, guard)
     finally:
         await engine.dispose()

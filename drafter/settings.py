@@ -38,6 +38,17 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=350, ge=16, le=8192)
     llm_temperature: float = Field(default=0.3, ge=0, le=2)
 
+    # Fault tolerance: a cap on the reply's size, a circuit breaker, a template-only fallback draft, and a cap on
+    # concurrent LLM calls with a bounded wait queue (503 + Retry-After when it is full).
+    llm_max_response_bytes: int = Field(default=1_048_576, ge=16_384, le=67_108_864)
+    llm_breaker_threshold: int = Field(default=5, ge=1, le=1000)
+    llm_breaker_cooldown_s: float = Field(default=30.0, gt=0, le=3600)
+    llm_fallback: bool = True
+    llm_fallback_template_set: str = "fallback"
+    llm_max_concurrency: int = Field(default=64, ge=1, le=10_000)
+    llm_max_queue: int = Field(default=256, ge=0, le=100_000)
+    llm_queue_timeout_s: float = Field(default=30.0, gt=0, le=600)
+
     # Embedded local model (used only when llm_base_url is unset).
     local_model_cache_dir: Path = Path.home() / ".cache" / "drafter"
     local_model_port: int = Field(default=0, ge=0, le=65535)  # 0: pick a free loopback port
@@ -48,6 +59,8 @@ class Settings(BaseSettings):
     # Storage.
     database_url: str = "sqlite:///var/drafter.db"
     database_echo: bool = False
+    database_pool_size: int = Field(default=20, ge=1, le=1000)  # PostgreSQL connections kept open per process
+    database_max_overflow: int = Field(default=10, ge=0, le=1000)  # extra ones opened in bursts, closed after
 
     # Prompts.
     prompts_dir: Path = PROJECT_ROOT / "prompts"
@@ -65,6 +78,7 @@ class Settings(BaseSettings):
 
     # Service.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    http_keep_alive_s: int = Field(default=75, ge=1, le=3600)  # idle keep-alive of `drafter serve`
 
     # Access (issue 7). Rate limits use the `limits` notation, e.g. "600/minute" or "20/second;600/minute".
     rate_limit: str = "600/minute"  # per API token (or OIDC subject)

@@ -105,8 +105,11 @@ def fake_llm() -> FakeLLM:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings on a temporary SQLite file with an explicit (never contacted) remote endpoint."""
+    # The template-only fallback is off here so failure-path tests see the failure; tests/api/test_faults.py
+    # switches it on.
     return Settings(database_url=f"sqlite:///{tmp_path}/drafter.db", llm_base_url="http://llm.invalid/v1",
-                    llm_api_key="test-key", after_hours_phone="555-0100", practice_name="Test Clinic")
+                    llm_api_key="test-key", after_hours_phone="555-0100", practice_name="Test Clinic",
+                    llm_fallback=False)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(settings, llm=llm) as services:
+        async with open_services(settings, llm=llm, recover=True) as services:
             app.state.services = services
             app.state.authenticator = Authenticator(
                 services.store, RateLimits(settings), OIDCVerifier(settings) if settings.oidc_enabled else None)

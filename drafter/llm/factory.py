@@ -47,12 +47,14 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
         await local.start()
         backend = OpenAIBackend(base_url=local.base_url, api_key=None, model=settings.llm_model or MODEL_ALIAS,
                                 prompt_mode=_mode(settings, "completion"), timeout_s=settings.llm_timeout_s,
-                                retry=retry_policy(settings), label=MODEL_LABEL)
+                                retry=retry_policy(settings), label=MODEL_LABEL,
+                                max_response_bytes=settings.llm_max_response_bytes)
     else:
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         backend = OpenAIBackend(base_url=settings.llm_base_url, api_key=key,
                                 model=settings.llm_model or DEFAULT_REMOTE_MODEL, prompt_mode=_mode(settings, "chat"),
-                                timeout_s=settings.llm_timeout_s, retry=retry_policy(settings))
+                                timeout_s=settings.llm_timeout_s, retry=retry_policy(settings),
+                                max_response_bytes=settings.llm_max_response_bytes)
     try:
         yield Backend(backend, local)
     finally:

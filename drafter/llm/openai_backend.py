@@ -14,6 +14,7 @@ from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_a
 
 from drafter.errors import LLMError, LLMResponseError, LLMTimeoutError, LLMUnavailableError
 from drafter.llm.base import Delta, FinishReason, LLMRequest, LLMResult, PromptMode, StreamEvent, Usage
+from drafter.llm.response_cap import ResponseCapTransport, own_error
 from drafter.llm.retry import RetryPolicy, is_retryable, make_wait, retry_after_s
 
 T = TypeVar("T")
@@ -35,8 +36,8 @@ def _usage(usage: object) -> Usage:
 def translate_error(exc: BaseException, *, attempts: int) -> LLMError:
     """Turn an SDK/transport exception into the typed error the rest of drafter understands."""
     tried = f" after {attempts} attempt{'s' if attempts != 1 else ''}"
-    if isinstance(exc, LLMError):
-        return exc
+    if (own := own_error(exc)) is not None:  # ours, possibly wrapped by the SDK (e.g. a reply over the size cap)
+        return own
     if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
         return LLMTimeoutError(f"The language model did not answer in time{tried}.", details={"attempts": attempts})
     if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
@@ -73,7 +74,13 @@ class OpenAIBackend:
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
         label: str | None = None,
+        max_response_bytes: int | None = None,
     ) -> None:
+        if http_client is None and max_response_bytes is not None:
+            # The SDK's own default client, with the size cap between it and the network.
+            transport = ResponseCapTransport(httpx.AsyncHTTPTransport(limits=openai.DEFAULT_CONNECTION_LIMITS),
+                                             limit=max_response_bytes)
+            http_client = openai.DefaultAsyncHttpxClient(transport=transport)
         self._client = openai.AsyncOpenAI(
             base_url=base_url,
             api_key=api_key or "not-needed",  # local servers accept any key; the SDK insists on one

@@ -17,6 +17,8 @@ import httpx
 import openai
 from tenacity import RetryCallState
 
+from drafter.llm.response_cap import own_error
+
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 
 
@@ -30,6 +32,8 @@ class RetryPolicy:
 
 def is_retryable(exc: BaseException) -> bool:
     """Connection errors, timeouts, 408/409/429 and 5xx are worth another try; other errors are not."""
+    if own_error(exc) is not None:  # our own verdict (e.g. a reply over the size cap), even when the SDK wrapped it
+        return False
     if isinstance(exc, openai.APIConnectionError | httpx.TransportError):  # includes APITimeoutError
         return True
     if isinstance(exc, openai.APIStatusError):

@@ -27,8 +27,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine for the URL; creates the SQLite file's folder when needed."""
+def create_engine(url: str, *, echo: bool = False, pool_size: int = 20, max_overflow: int = 10) -> AsyncEngine:
+    """An async engine for the URL; creates the SQLite file's folder when needed.
+
+    PostgreSQL connections are pooled: `pool_size` stay open; up to `max_overflow` more are opened under bursts and
+    closed when returned. Opening one costs a server backend and asyncpg's type introspection, so a pool too small
+    for the load keeps opening and closing connections instead of serving requests.
+    """
     full = async_url(url)
     parsed = make_url(full)
     if parsed.get_backend_name() == "sqlite":
@@ -37,7 +42,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(full, echo=echo)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(full, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_async_engine(full, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

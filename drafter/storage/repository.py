@@ -73,17 +73,20 @@ class DraftStore:
         self.engine = engine
         self._sessions = session_factory(engine)
         self._is_sqlite = engine.dialect.name == "sqlite"
-        # SQLite allows one writer; within a process this lock also keeps the audit chain linear.
-        self._sqlite_lock = asyncio.Lock()
+        # Writes are serialised anyway (SQLite has one writer; PostgreSQL writes take the audit-chain advisory lock),
+        # so within a process they queue here, before a pooled connection is checked out. Without it, under load
+        # every pooled connection sat blocked on the advisory lock and reads (token checks, GETs) found none free.
+        self._write_lock = asyncio.Lock()
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
         try:
             if self._is_sqlite:
-                async with self._sqlite_lock, self._sessions.begin() as session:
+                async with self._write_lock, self._sessions.begin() as session:
                     yield session
             else:
-                async with self._sessions.begin() as session:
+                async with self._write_lock, self._sessions.begin() as session:
+                    # Other processes (workers, replicas) write too: the advisory lock orders them.
                     await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
                     yield session
         except (DBAPIError, OSError) as exc:
@@ -196,8 +199,13 @@ class DraftStore:
 
     async def complete(self, draft_id: str, *, text: str, status: DraftStatus, findings: Sequence[Finding],
                        model: str, prompt_tokens: int, completion_tokens: int, attempts: int,
-                       finish_reason: str, timings: dict[str, float]) -> Draft:
-        """Store the finished draft and its findings in one transaction; return it fully loaded."""
+                       finish_reason: str, timings: dict[str, float], error_code: str | None = None,
+                       error_message: str | None = None) -> Draft:
+        """Store the finished draft and its findings in one transaction; return it fully loaded.
+
+        `error_code`/`error_message` record a model failure behind a template-only fallback draft. A draft marked
+        interrupted by a startup sweep that finishes after all is stored normally (the mark was a false alarm).
+        """
         async with self._write() as session:
             draft = await self._load(session, draft_id)
             # A draft regenerated while it was still generating stays superseded: one reviewable draft per message.
@@ -206,6 +214,7 @@ class DraftStore:
             draft.prompt_tokens, draft.completion_tokens = prompt_tokens, completion_tokens
             draft.attempts, draft.finish_reason, draft.timings = attempts, finish_reason, timings
             draft.completed_at = utcnow()
+            draft.error_code, draft.error_message = error_code, error_message
             draft.findings = _finding_rows(findings)
             await self._audit(session, actor="drafter", action="draft.created", entity_type="draft",
                               entity_id=draft_id, details={"status": status.value, "model": model,
@@ -223,6 +232,23 @@ class DraftStore:
             draft.findings = _finding_rows(findings)
             await self._audit(session, actor="drafter", action="draft.failed", entity_type="draft",
                               entity_id=draft_id, details={"error_code": error_code})
+
+    async def mark_interrupted(self, *, created_before: datetime, error_message: str) -> int:
+        """Fail drafts still 'generating' that were started before `created_before`; return how many.
+
+        A process that dies mid-draft leaves its draft 'generating' with no text (text is only written, whole, by
+        `complete`); this turns it into a visible failure that can be regenerated.
+        """
+        async with self._write() as session:
+            query = select(Draft).where(Draft.status == DraftStatus.GENERATING.value,
+                                        Draft.created_at < created_before)
+            stale = list((await session.execute(query)).scalars())
+            for draft in stale:
+                draft.status, draft.error_code = DraftStatus.FAILED.value, "draft_interrupted"
+                draft.error_message, draft.completed_at = error_message, utcnow()
+                await self._audit(session, actor="drafter", action="draft.interrupted", entity_type="draft",
+                                  entity_id=draft.id, details={"error_code": "draft_interrupted"})
+        return len(stale)
 
     async def get(self, draft_id: str) -> Draft:
         """One draft with its message, findings and review."""

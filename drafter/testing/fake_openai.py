@@ -6,7 +6,7 @@ script "429 twice, then succeed" and watch the retry policy, the circuit breaker
 
     with FakeOpenAIServer(latency_s=0.05) as server:
         server.enqueue(Fault.RATE_LIMITED, Fault.RATE_LIMITED)
-        settings = Settings(backend="openai", openai_base_url=server.base_url, ...)
+        settings = Settings(llm_base_url=server.base_url, llm_api_key="k", ...)
 
 Benchmarks run it in its own process so it does not share a GIL with what it measures:
 

@@ -15,6 +15,7 @@ from drafter.api.schemas import DraftList, DraftOut, ErrorBody, ReviewCreate
 from drafter.domain import DraftRequest, DraftStatus
 from drafter.errors import DrafterError
 from drafter.llm.base import Delta
+from drafter.storage.models import Draft
 
 router = APIRouter(prefix="/v1/drafts", tags=["drafts"])
 
@@ -32,7 +33,9 @@ def _sse(event: str, data: Any) -> str:
 
 @router.post("", response_model=DraftOut, status_code=status.HTTP_201_CREATED, responses={
     **ERRORS, 201: {"description": "The stored draft; with ?stream=true, server-sent events: `token` events "
-                                   "with text, then one `draft` event (or `error`).",
+                                   "with text, then one `draft` event (or `error`). The `draft` event's text is "
+                                   "the one stored (a template-only fallback replaces text streamed before a "
+                                   "failure). A failure before any text answers with an error status instead.",
                     "content": {"text/event-stream": {}}}})
 async def create_draft(body: DraftRequest, services: ServicesDep, principal: Clinician,
                        stream: Annotated[bool, Query(description="Stream tokens as server-sent events.")] = False,
@@ -42,16 +45,25 @@ async def create_draft(body: DraftRequest, services: ServicesDep, principal: Cli
     if not stream:
         return DraftOut.from_row(await pipeline.draft(body, actor=principal.name))
     pipeline.validate(body)  # bad input answers 4xx as JSON before the stream opens
+    drafting = pipeline.stream(body, actor=principal.name)
+    # Wait for the first event before answering: a failure before any text (endpoint down, circuit open, LLM cap
+    # full) then answers with its own status and Retry-After instead of a 201 that carries an error event.
+    first = await anext(drafting)
+
+    def render(event: Delta | Draft) -> str:
+        if isinstance(event, Delta):
+            return _sse("token", {"text": event.text})
+        return _sse("draft", DraftOut.from_row(event).model_dump(mode="json"))
 
     async def events() -> AsyncIterator[str]:
         try:
-            async for event in pipeline.stream(body, actor=principal.name):
-                if isinstance(event, Delta):
-                    yield _sse("token", {"text": event.text})
-                else:
-                    yield _sse("draft", DraftOut.from_row(event).model_dump(mode="json"))
+            yield render(first)
+            async for event in drafting:
+                yield render(event)
         except DrafterError as exc:
             yield _sse("error", {"code": exc.code, "message": exc.message, "details": exc.details})
+        finally:
+            await drafting.aclose()
 
     return StreamingResponse(events(), status_code=201, media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

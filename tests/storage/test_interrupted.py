@@ -1,0 +1,51 @@
+"""Drafts left 'generating' by a process that stopped are marked failed (interrupted), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from drafter.recovery import MESSAGE, drafting_deadline_s, sweep_at_startup
+from drafter.settings import Settings
+from drafter.storage.models import utcnow
+from drafter.storage.repository import DraftStore
+from tests.storage.support import accept, complete, fail
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_only_generating_drafts_started_before_the_cutoff_are_marked(store: DraftStore) -> None:
+    _, orphan = await accept(store)
+    _, finished = await accept(store)
+    await complete(store, finished)
+    _, failed = await accept(store)
+    await fail(store, failed)
+    cutoff = utcnow()
+    _, newer = await accept(store)
+    assert await store.mark_interrupted(created_before=cutoff, error_message=MESSAGE) == 1
+    marked = await store.get(orphan)
+    assert (marked.status, marked.error_code, marked.text) == ("failed", "draft_interrupted", None)
+    assert marked.message.text  # the message is kept
+    assert (await store.get(finished)).status == "pending_review"
+    assert (await store.get(failed)).error_code == "llm_timeout"
+    assert (await store.get(newer)).status == "generating"
+    assert [e.action for e in await store.audit_events()].count("draft.interrupted") == 1
+    # a marked draft that finishes after all (the mark was a false alarm) is stored normally
+    done = await complete(store, orphan)
+    assert (done.status, done.error_code) == ("pending_review", None)
+
+
+async def test_the_startup_sweep_spares_recent_drafts_only_on_postgresql(store: DraftStore) -> None:
+    _, recent = await accept(store)
+    settings = Settings(llm_base_url="http://llm.invalid/v1")
+    swept = await sweep_at_startup(store, settings)
+    sqlite = store.engine.dialect.name == "sqlite"
+    # SQLite has one serving process per file, so everything still generating at start was interrupted; on
+    # PostgreSQL another replica may be drafting it right now.
+    assert swept == (1 if sqlite else 0)
+    assert (await store.get(recent)).status == ("failed" if sqlite else "generating")
+    assert drafting_deadline_s(settings) > settings.llm_retry_budget_s + settings.llm_timeout_s
+    # older than the deadline: interrupted on both
+    assert await store.mark_interrupted(created_before=utcnow() + timedelta(seconds=1), error_message=MESSAGE) \
+        == (0 if sqlite else 1)
