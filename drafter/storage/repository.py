@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rapidfuzz.distance import Levenshtein
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from drafter.domain import DraftRequest, DraftStatus
 from drafter.errors import ConflictError, NotFoundError, ReviewRuleError, StorageError
@@ -55,6 +56,10 @@ def _unavailable(exc: Exception) -> bool:
     # asyncpg's errors reach us as a plain DBAPIError (e.g. an unknown database while connecting): look at the code.
     sqlstate = getattr(exc.orig, "sqlstate", None)
     return exc.connection_invalidated or (isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES)
+
+
+_FINDING_COLUMNS = ("position", "check", "code", "severity", "target", "message", "span_start", "span_end",
+                    "suggestion")
 
 
 def _finding_rows(findings: Sequence[Finding]) -> list[FindingRow]:
@@ -162,12 +167,33 @@ class DraftStore:
             return old.message_id, draft.id
 
     async def _load(self, session: AsyncSession, draft_id: str, *, lock: bool = False) -> Draft:
+        # Message and review are to-one: joined into the draft's SELECT; findings follow in one more SELECT.
+        # Two round trips instead of four (tests/storage/test_statements.py counts them).
         query = (select(Draft).where(Draft.id == draft_id)
-                 .options(selectinload(Draft.message), selectinload(Draft.findings), selectinload(Draft.review)))
-        draft = (await session.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
+                 .options(joinedload(Draft.message), joinedload(Draft.review), selectinload(Draft.findings)))
+        # FOR UPDATE OF drafts: PostgreSQL refuses to lock the nullable side of the outer join to reviews.
+        draft = (await session.execute(query.with_for_update(of=Draft) if lock else query)).scalar_one_or_none()
         if draft is None:
             raise NotFoundError(f"No draft with id {draft_id}.")
         return draft
+
+    @staticmethod
+    async def _replace_findings(session: AsyncSession, draft: Draft, findings: Sequence[Finding]) -> None:
+        """Store the draft's findings with one executemany, and leave them on `draft` for the response."""
+        if draft.findings:  # only a draft stored a second time has any; the unit of work deletes them
+            draft.findings = []
+            await session.flush()
+        rows = _finding_rows(findings)
+        if rows:
+            # The ORM (flush or ORM bulk insert) writes these one statement per row on SQLite, since it wants each
+            # generated id back and SQLite cannot return them in order; nothing reads those ids, so a Core
+            # executemany writes them all in one round trip.
+            await session.execute(insert(FindingRow.metadata.tables[FindingRow.__tablename__]), [
+                {"draft_id": draft.id, **{c: getattr(r, c) for c in _FINDING_COLUMNS}} for r in rows])
+        for row in rows:
+            row.draft_id = draft.id
+        # The rows just written, as the loaded collection (no history: the flush does not insert them again).
+        set_committed_value(draft, "findings", rows)
 
     async def complete(self, draft_id: str, *, text: str, status: DraftStatus, findings: Sequence[Finding],
                        model: str, prompt_tokens: int, completion_tokens: int, attempts: int,
@@ -181,7 +207,7 @@ class DraftStore:
             draft.prompt_tokens, draft.completion_tokens = prompt_tokens, completion_tokens
             draft.attempts, draft.finish_reason, draft.timings = attempts, finish_reason, timings
             draft.completed_at = utcnow()
-            draft.findings = _finding_rows(findings)
+            await self._replace_findings(session, draft, findings)
             await self._audit(session, actor="drafter", action="draft.created", entity_type="draft",
                               entity_id=draft_id, details={"status": status.value, "model": model,
                                                            "findings": len(findings)})
@@ -195,7 +221,7 @@ class DraftStore:
             failed = DraftStatus.SUPERSEDED if draft.status == DraftStatus.SUPERSEDED else DraftStatus.FAILED
             draft.status, draft.error_code, draft.error_message = failed.value, error_code, error_message
             draft.attempts, draft.timings, draft.completed_at = attempts, timings, utcnow()
-            draft.findings = _finding_rows(findings)
+            await self._replace_findings(session, draft, findings)
             await self._audit(session, actor="drafter", action="draft.failed", entity_type="draft",
                               entity_id=draft_id, details={"error_code": error_code})
 
