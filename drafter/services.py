@@ -12,6 +12,7 @@ from drafter.errors import ConfigError, DrafterError
 from drafter.llm.base import LLM
 from drafter.llm.factory import open_backend
 from drafter.llm.local import LocalModelServer
+from drafter.observer import PipelineObserver
 from drafter.pipeline import Pipeline, PipelineConfig
 from drafter.prompting import PromptRenderer, TemplateSet
 from drafter.settings import Settings
@@ -62,7 +63,8 @@ def pipeline_config(settings: Settings, *, demo_model: bool) -> PipelineConfig:
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: bool = True) -> AsyncIterator[Services]:
+async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: bool = True,
+                        observer: PipelineObserver | None = None) -> AsyncIterator[Services]:
     """Engine, migrations, templates, guardrail policy and LLM backend; closed in reverse on exit."""
     renderer = PromptRenderer(TemplateSet.from_dir(settings.prompts_dir / settings.template_set))
     try:
@@ -82,7 +84,7 @@ async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: 
             else:
                 local, demo = None, False
             pipeline = Pipeline(llm=llm, store=store, renderer=renderer, policy=policy,
-                                config=pipeline_config(settings, demo_model=demo))
+                                config=pipeline_config(settings, demo_model=demo), observer=observer)
             yield Services(settings, store, llm, pipeline, local)
     finally:
         await engine.dispose()

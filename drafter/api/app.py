@@ -10,18 +10,22 @@ from fastapi import FastAPI
 from drafter import __version__
 from drafter.api.errors import install_error_handlers
 from drafter.api.limits import BodySizeLimit
+from drafter.api.metrics import RequestMetrics
+from drafter.api.metrics import router as metrics_router
 from drafter.api.routes import drafts, health
 from drafter.llm.base import LLM
+from drafter.metrics import Metrics
 from drafter.services import open_services
 from drafter.settings import Settings
 
 
 def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
     """Build the app; services (database, LLM backend) start in the lifespan, not at import."""
+    metrics = Metrics()  # this app's own registry (drafter.metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(settings, llm=llm) as services:
+        async with open_services(settings, llm=llm, observer=metrics) as services:
             app.state.services = services
             yield
 
@@ -33,8 +37,11 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
                     "to a patient automatically.",
         lifespan=lifespan,
     )
+    app.state.metrics = metrics
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics)  # added last = outermost: times the whole request
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(drafts.router)
+    app.include_router(metrics_router)
     return app
