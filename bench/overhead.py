@@ -52,6 +52,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MEQSUM = PROJECT_ROOT.parent / "shared" / "data" / "meqsum.csv"
 DRAFTER = Path(sys.executable).parent / "drafter"
 REPLY_WORDS = 150
+PIDS: dict[str, int] = {}  # base URL -> process id of the fake server or the service started for it
 
 TARGET_P50_MS, TARGET_P99_MS, TARGET_RATIO = 2.0, 10.0, 0.9
 
@@ -108,6 +109,13 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return env | extra
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads (Linux /proc); the host is shared, so CPU time per
+    request is the steadier figure beside wall-clock latency."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -123,12 +131,12 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float, what: 
 
 
 @contextlib.contextmanager
-def _process(cmd: list[str], env: dict[str, str], ready_url: str, what: str, cwd: Path) -> Iterator[None]:
+def _process(cmd: list[str], env: dict[str, str], ready_url: str, what: str, cwd: Path) -> Iterator[int]:
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:
         _wait_http(ready_url, proc, 60, what)
-        yield
+        yield proc.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -141,12 +149,13 @@ def _process(cmd: list[str], env: dict[str, str], ready_url: str, what: str, cwd
 
 @contextlib.contextmanager
 def fake_server(latency_ms: float) -> Iterator[str]:
-    """The fake OpenAI-compatible server in its own process; yields its base URL."""
+    """The fake OpenAI-compatible server in its own process; yields its base URL (its pid: FAKE_PIDS[url])."""
     port = _free_port()
     cmd = [sys.executable, "-m", "drafter.testing.fake_openai", "--port", str(port), "--latency-ms", str(latency_ms),
            "--words", str(REPLY_WORDS)]
     base = f"http://127.0.0.1:{port}/v1"
-    with _process(cmd, _clean_env(), f"{base}/models", "the fake OpenAI server", PROJECT_ROOT):
+    with _process(cmd, _clean_env(), f"{base}/models", "the fake OpenAI server", PROJECT_ROOT) as pid:
+        PIDS[base] = pid
         yield base
 
 
@@ -158,7 +167,9 @@ def service(llm_base_url: str, database_url: str | None, workdir: Path) -> Itera
                      DRAFTER_DATABASE_URL=database_url or f"sqlite:///{workdir}/bench.db",
                      DRAFTER_LOG_LEVEL="WARNING")
     base = f"http://127.0.0.1:{port}"
-    with _process([str(DRAFTER), "serve", "--port", str(port)], env, f"{base}/readyz", "drafter serve", workdir):
+    with _process([str(DRAFTER), "serve", "--port", str(port)], env, f"{base}/readyz", "drafter serve",
+                  workdir) as pid:
+        PIDS[base] = pid
         yield base
 
 
@@ -174,6 +185,10 @@ class Block:
     server_overhead_ms: list[float] = field(default_factory=list)
     wall_s: float = 0.0
     errors: int = 0
+    cpu_s: dict[str, float] = field(default_factory=dict)  # "client" (this process), "service", "model" (fake)
+
+    def cpu_ms_per_request(self, who: str) -> float:
+        return self.cpu_s.get(who, 0.0) * 1000 / max(1, len(self.latencies_ms))
 
     @property
     def throughput(self) -> float:
@@ -258,6 +273,9 @@ class Level:
     def ratios(self) -> list[float]:
         return [s.throughput / b.throughput for b, s in self.pairs]
 
+    def service_cpu_ms(self) -> list[float]:
+        return [s.cpu_ms_per_request("service") for _, s in self.pairs]
+
 
 def measure_level(concurrency: int, latency_ms: float, drafts: int, repeats: int, messages: list[str],
                   prompts: list[list[dict[str, str]]], database_url: str | None) -> Level:
@@ -273,16 +291,23 @@ def measure_level(concurrency: int, latency_ms: float, drafts: int, repeats: int
             order = ("bare", "service") if r % 2 == 0 else ("service", "bare")
             got: dict[str, Block] = {}
             for side in order:
+                pids = {"model": PIDS[llm_url], "service": PIDS[base_url]}
+                before = {who: cpu_seconds(pid) for who, pid in pids.items()} | {"client": time.process_time()}
                 if side == "bare":
                     got[side] = asyncio.run(run_bare(llm_url, prompts, drafts, concurrency))
                 else:
                     got[side] = asyncio.run(run_service(base_url, messages, drafts, concurrency))
+                after = {who: cpu_seconds(pid) for who, pid in pids.items()} | {"client": time.process_time()}
+                got[side].cpu_s = {who: after[who] - before[who] for who in before}
             level.pairs.append((got["bare"], got["service"]))
             b, s = got["bare"], got["service"]
             print(f"  c={concurrency} run {r + 1} ({order[0]} first): bare p50 {percentile(b.latencies_ms, 50):.1f} "
                   f"p99 {percentile(b.latencies_ms, 99):.1f} ms {b.throughput:.1f}/s; service p50 "
                   f"{percentile(s.latencies_ms, 50):.1f} p99 {percentile(s.latencies_ms, 99):.1f} ms "
-                  f"{s.throughput:.1f}/s; errors {b.errors}/{s.errors}", flush=True)
+                  f"{s.throughput:.1f}/s; errors {b.errors}/{s.errors}; CPU ms per request: client "
+                  f"{b.cpu_ms_per_request('client'):.2f}/{s.cpu_ms_per_request('client'):.2f}, service "
+                  f"{s.cpu_ms_per_request('service'):.2f}, fake model {b.cpu_ms_per_request('model'):.2f}/"
+                  f"{s.cpu_ms_per_request('model'):.2f}", flush=True)
     return level
 
 
@@ -298,14 +323,16 @@ def _rows(levels: list[Level]) -> list[Row]:
                 statistics.median(p99) <= TARGET_P99_MS),
             Row("overhead", f"{tag}: throughput service/bare", spread(ratio, "{:.3f}x"), f">= {TARGET_RATIO:g}x",
                 statistics.median(ratio) >= TARGET_RATIO),
+            Row("overhead", f"{tag}: service process CPU ms per draft", spread(lv.service_cpu_ms())),
         ]
     return rows
 
 
 def _detail(levels: list[Level], database: str) -> str:
     lines = ["| concurrency | fake latency | drafts/run | bare p50 / p99 ms | service p50 / p99 ms "
-             "| added p50 / p99 ms | service timings.overhead_ms p50 / p99 | bare / service per s | ratio |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| added p50 / p99 ms | service timings.overhead_ms p50 / p99 | bare / service per s | ratio "
+             "| service CPU ms/draft | client CPU ms/req bare / service |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for lv in levels:
         for b, s in lv.pairs:
             b50, b99 = percentile(b.latencies_ms, 50), percentile(b.latencies_ms, 99)
@@ -314,7 +341,9 @@ def _detail(levels: list[Level], database: str) -> str:
                 f"| {lv.concurrency} | {lv.latency_ms:g} ms | {lv.drafts} | {b50:.1f} / {b99:.1f} | {s50:.1f} / "
                 f"{s99:.1f} | {s50 - b50:.2f} / {s99 - b99:.2f} | "
                 f"{percentile(s.server_overhead_ms, 50):.2f} / {percentile(s.server_overhead_ms, 99):.2f} | "
-                f"{b.throughput:.1f} / {s.throughput:.1f} | {s.throughput / b.throughput:.3f} |")
+                f"{b.throughput:.1f} / {s.throughput:.1f} | {s.throughput / b.throughput:.3f} | "
+                f"{s.cpu_ms_per_request('service'):.2f} | {b.cpu_ms_per_request('client'):.2f} / "
+                f"{s.cpu_ms_per_request('client'):.2f} |")
     return (f"database: {database}; one uvicorn worker; reply {REPLY_WORDS} words; every run below, in order\n\n"
             + "\n".join(lines))
 
