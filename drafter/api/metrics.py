@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from drafter.api.auth import Role, require
 from drafter.metrics import Metrics
 
 router = APIRouter(tags=["metrics"])
@@ -43,7 +44,7 @@ class RequestMetrics:
                 time.perf_counter() - started)
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(require(Role.QA))])
 async def metrics(request: Request) -> Response:
     """Prometheus text format: counts, durations and codes only, no patient information."""
     body, content_type = request.app.state.metrics.exposition()
