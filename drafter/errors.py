@@ -7,7 +7,8 @@
     │   ├── EmptyMessageError         message_empty     422   65
     │   ├── MessageTooLongError       message_too_long  413   65
     │   ├── RequestTooLargeError      request_too_large 413   65
-    │   └── ReviewRuleError           review_invalid    422   65  e.g. approving a block finding unacknowledged
+    │   ├── ReviewRuleError           review_invalid    422   65  e.g. approving a block finding unacknowledged
+    │   └── DatasetError              dataset_invalid   422   65  an eval dataset or run folder that cannot be used
     ├── NotFoundError                 not_found         404   66
     ├── ConflictError                 conflict          409   65  e.g. reviewing a reviewed draft
     ├── TemplateError                 template_error    500   70  a prompt template failed to render
@@ -71,6 +72,10 @@ class RequestTooLargeError(InputError):
 
 class ReviewRuleError(InputError):
     code = "review_invalid"
+
+
+class DatasetError(InputError):
+    code = "dataset_invalid"
 
 
 class NotFoundError(DrafterError):

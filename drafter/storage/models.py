@@ -123,3 +123,7 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# Tables of other features live in their own modules; importing them here registers them on Base.
+from drafter.storage import eval_models  # noqa: E402, F401
