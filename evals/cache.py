@@ -39,6 +39,17 @@ def _result_from_json(row: dict[str, Any]) -> LLMResult:
                      finish_reason=row["finish_reason"], attempts=row["attempts"], latency_s=row["latency_s"])
 
 
+def open_for_append(path: Path) -> IO[str]:
+    """Open a JSON Lines file for appending, first dropping a last line an interrupted writer left unfinished
+    (appending after it would glue the next record onto the fragment and lose both)."""
+    if path.exists():
+        with path.open("rb+") as handle:
+            data = handle.read()
+            if data and not data.endswith(b"\n"):
+                handle.truncate(data.rfind(b"\n") + 1)
+    return path.open("a", encoding="utf-8")
+
+
 class CompletionCache:
     """key -> LLMResult, persisted as appended JSON lines."""
 
@@ -73,7 +84,7 @@ class CompletionCache:
         """Remember and persist one completion."""
         self._entries[key] = result
         if self._handle is None:
-            self._handle = self.path.open("a", encoding="utf-8")
+            self._handle = open_for_append(self.path)
         self._handle.write(json.dumps({"key": key, "result": _result_to_json(result)}, ensure_ascii=False) + "\n")
         self._handle.flush()
 

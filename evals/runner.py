@@ -41,7 +41,7 @@ from drafter.storage.migrate import upgrade
 from drafter.storage.models import Draft, utcnow
 from drafter.storage.repository import DraftStore
 from evals import markers
-from evals.cache import CachingLLM, CompletionCache, last_hit
+from evals.cache import CachingLLM, CompletionCache, last_hit, open_for_append
 from evals.dataset import EvalCase, dataset_digest, load_dataset
 from evals.expectations import evaluate
 from evals.judge import Judge
@@ -189,7 +189,7 @@ class _ResultLog:
     """results.jsonl, appended one finished case at a time so an interrupted run loses at most the cases in flight."""
 
     def __init__(self, path: Path) -> None:
-        self._handle: IO[str] = path.open("a", encoding="utf-8")
+        self._handle: IO[str] = open_for_append(path)
 
     def write(self, record: Mapping[str, Any]) -> None:
         self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
