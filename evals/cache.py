@@ -12,7 +12,6 @@ import hashlib
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,7 +23,9 @@ last_hit: contextvars.ContextVar[bool] = contextvars.ContextVar("eval_cache_hit"
 
 def cache_key(request: LLMRequest, model: str) -> str:
     """SHA-256 over the exact prompt, the model and every generation parameter."""
-    payload = json.dumps({"model": model, "request": asdict(request)}, sort_keys=True, ensure_ascii=False)
+    # Fields by hand rather than dataclasses.asdict, which deep-copies the whole prompt (seen in the bench profile).
+    payload = json.dumps([model, request.mode, [[m.role, m.content] for m in request.messages], request.prompt,
+                          request.max_tokens, request.temperature, list(request.stop)], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

@@ -14,8 +14,13 @@ Record = Mapping[str, Any]
 
 
 def report_json(meta: Mapping[str, Any], metrics: Mapping[str, Any], records: Sequence[Record]) -> str:
-    """The whole run as one JSON document."""
-    return json.dumps({"run": meta, "metrics": metrics, "cases": list(records)}, indent=2, ensure_ascii=False)
+    """The whole run as one JSON document: run and metrics indented for reading, one case per line.
+
+    (Indenting everything makes json use its pure-Python encoder: about 2 s per 1,000 cases in the bench profile.)
+    """
+    cases = ",\n".join(json.dumps(r, ensure_ascii=False) for r in records)
+    return (f'{{"run": {json.dumps(meta, indent=2, ensure_ascii=False)},\n'
+            f'"metrics": {json.dumps(metrics, indent=2, ensure_ascii=False)},\n"cases": [\n{cases}\n]}}\n')
 
 
 def junit_xml(meta: Mapping[str, Any], records: Sequence[Record]) -> str:
