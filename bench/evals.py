@@ -101,15 +101,15 @@ async def bare_loop(base_url: str, prompts: list[list[dict[str, str]]], concurre
     return elapsed
 
 
-async def eval_run(settings: Settings, dataset: Path, out: Path, concurrency: int) -> float:
-    """Seconds for the whole `eval run` (drafting, scoring, reports, storing the run)."""
+async def eval_run(settings: Settings, dataset: Path, out: Path, concurrency: int) -> tuple[float, dict[str, float]]:
+    """Seconds for the whole `eval run` (drafting, scoring, reports, storing the run), and per phase."""
     started = time.perf_counter()
     outcome = await run_eval(settings, RunOptions(dataset=dataset, out=out, concurrency=concurrency, progress=False,
                                                   judge=False))
     elapsed = time.perf_counter() - started
     if outcome.metrics["failed"] or outcome.cache_hits:
         raise SystemExit(f"bench run invalid: {outcome.metrics['failed']} failed, {outcome.cache_hits} cache hits")
-    return elapsed
+    return elapsed, outcome.phases
 
 
 def main(argv: Iterable[str] | None = None) -> dict[str, float]:
@@ -135,11 +135,13 @@ def main(argv: Iterable[str] | None = None) -> dict[str, float]:
             prompts = rendered_prompts(settings, dataset)
             asyncio.run(bare_loop(base_url, prompts[:args.concurrency], args.concurrency))  # connections, imports
             bare = asyncio.run(bare_loop(base_url, prompts, args.concurrency))
-            evaluated = asyncio.run(eval_run(settings, dataset, root / "run", args.concurrency))
+            evaluated, phases = asyncio.run(eval_run(settings, dataset, root / "run", args.concurrency))
     finally:
         server.terminate()
         server.wait(timeout=10)
-    figures = {"cases": args.cases, "concurrency": args.concurrency, "latency_ms": args.latency_ms,
+    drafting = phases["drafting"]
+    figures = {"drafting_s": drafting, "drafting_vs_ideal": drafting / ideal, "cases": args.cases,
+               "concurrency": args.concurrency, "latency_ms": args.latency_ms,
                "ideal_s": ideal, "bare_openai_s": bare, "eval_run_s": evaluated,
                "eval_vs_ideal": evaluated / ideal, "bare_vs_ideal": bare / ideal, "eval_vs_bare": evaluated / bare}
     print(f"# {platform.python_implementation()} {platform.python_version()} · {os.cpu_count()} cores · "
@@ -150,6 +152,9 @@ def main(argv: Iterable[str] | None = None) -> dict[str, float]:
     print(f"drafter eval run           {evaluated:7.2f} s   {evaluated / ideal:5.2f}x ideal   "
           f"{evaluated / bare:5.2f}x the bare loop   (target <= {TARGET_RATIO:.2f}x ideal: "
           f"{'met' if evaluated / ideal <= TARGET_RATIO else 'NOT met'})")
+    print(f"  of which drafting        {drafting:7.2f} s   {drafting / ideal:5.2f}x ideal   "
+          f"{drafting / bare:5.2f}x the bare loop")
+    print("  phases: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in phases.items()))
     return figures
 
 

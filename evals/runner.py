@@ -82,6 +82,7 @@ class RunOutcome:
     cache_hits: int = 0
     cache_misses: int = 0
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # setup, drafting, reports, store (seconds)
 
 
 def load_template_set(settings: Settings, spec: str | None) -> TemplateSet:
@@ -269,6 +270,7 @@ async def run_eval(settings: Settings, options: RunOptions, *, llm: LLM | None =
                    disable=not options.progress, file=sys.stderr, dynamic_ncols=True)
         stack.callback(bar.close)
         semaphore = asyncio.Semaphore(options.concurrency)
+        drafting_started = time.perf_counter()
 
         async def one(case: EvalCase) -> None:
             async with semaphore:
@@ -276,11 +278,13 @@ async def run_eval(settings: Settings, options: RunOptions, *, llm: LLM | None =
                 bar.update(1)
 
         await asyncio.gather(*(one(c) for c in pending))
+        drafting_s = time.perf_counter() - drafting_started
 
     records_by_id = read_results(options.out / RESULTS_FILE)
     records = [records_by_id[c.id] for c in cases if c.id in records_by_id]
     metrics = summarize(records, prices=prices, local=demo)
     write_reports(options.out, meta, metrics, records)
+    reported = time.perf_counter()
     status = "complete" if metrics["failed"] == 0 else "partial"
     if options.store:
         main_engine = create_engine(settings.database_url, echo=settings.database_echo)
@@ -289,8 +293,11 @@ async def run_eval(settings: Settings, options: RunOptions, *, llm: LLM | None =
             await EvalStore(main_engine).save(meta, metrics, records, status=status)
         finally:
             await main_engine.dispose()
+    finished = time.perf_counter()
+    phases = {"setup": drafting_started - started, "drafting": drafting_s,
+              "reports": reported - drafting_started - drafting_s, "store": finished - reported}
     return RunOutcome(meta | {"status": status}, metrics, records, new_cases=len(pending), cache_hits=cache.hits,
-                      cache_misses=cache.misses, seconds=time.perf_counter() - started)
+                      cache_misses=cache.misses, seconds=finished - started, phases=phases)
 
 
 async def _run_case(case: EvalCase, pipeline: Pipeline, store: DraftStore, judge: Judge | None, settings: Settings,
