@@ -20,6 +20,8 @@ from drafter.prompting import PromptRenderer
 
 CRITERIA = ("empathy", "partnership", "calm_clarity", "accuracy_safety", "overall")
 _FENCE = re.compile(r"^```(?:json)?\s*\n(.*)\n```$", re.DOTALL)
+# The renderer neutralises the drafting prompt's tags; the judge's own <draft_reply> block is defused here.
+_DRAFT_TAG = re.compile(r"<(\s*/?\s*draft_reply\s*)>", re.IGNORECASE)
 
 
 class JudgeScores(BaseModel):
@@ -71,7 +73,8 @@ class Judge:
 
     async def score(self, *, message: str, draft: str, urgency: str, language_name: str) -> dict[str, Any]:
         """{"scores": {...}} or {"error": "..."}; always names the judge model."""
-        variables = {"message": message, "draft": draft, "urgency": urgency, "language_name": language_name,
+        variables = {"message": _DRAFT_TAG.sub(r"‹\1›", message), "draft": _DRAFT_TAG.sub(r"‹\1›", draft),
+                     "urgency": urgency, "language_name": language_name,
                      "practice": {"emergency_number": self.emergency_number, "crisis_line": self.crisis_line}}
         request: LLMRequest = self.renderer.render(variables, mode="chat", max_tokens=300, temperature=0.0)
         try:

@@ -180,4 +180,5 @@ async def test_the_judge_scores_strict_json_and_names_its_model(eval_settings: S
         assert summary["scored"] == 0 and summary["failures"] == 4
         assert all(v["error"].startswith("judge answer rejected") for v in verdicts)
     assert outcome.meta["judge_model"] == "judge-model"
+    assert all(r.messages[1].content.count("</draft_reply>") == 1 for r in judge.requests)
     assert "judge-model" in (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
