@@ -39,10 +39,11 @@ def hbars(items: Sequence[tuple[str, float, str]], *, maximum: float | None = No
     if not items:
         return "<p class='meta'>No data.</p>"
     top = maximum or max(v for _, v, _ in items) or 1.0
-    row, label_w, bar_w = 22, 170, 300
+    row, label_w, bar_w, text_w = 22, 150, 220, 160  # fits one column of the report's two-column grid
     height = row * len(items) + 26
-    parts = [f"<svg role='img' width='{label_w + bar_w + 90}' height='{height}' viewBox='0 0 {label_w + bar_w + 90} "
-             f"{height}' xmlns='http://www.w3.org/2000/svg'><title>{escape(title)}</title>"]
+    width = label_w + bar_w + text_w
+    parts = [f"<svg role='img' width='{width}' height='{height}' viewBox='0 0 {width} {height}' "
+             f"xmlns='http://www.w3.org/2000/svg'><title>{escape(title)}</title>"]
     for i, (label, value, text) in enumerate(items):
         y = 18 + i * row
         width = max(0.0, min(1.0, value / top)) * bar_w
