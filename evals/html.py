@@ -46,10 +46,10 @@ def hbars(items: Sequence[tuple[str, float, str]], *, maximum: float | None = No
              f"xmlns='http://www.w3.org/2000/svg'><title>{escape(title)}</title>"]
     for i, (label, value, text) in enumerate(items):
         y = 18 + i * row
-        width = max(0.0, min(1.0, value / top)) * bar_w
+        length = max(0.0, min(1.0, value / top)) * bar_w
         parts.append(f"<text x='{label_w - 6}' y='{y + 12}' text-anchor='end'>{escape(label[:28])}</text>"
-                     f"<rect x='{label_w}' y='{y}' width='{width:.1f}' height='{row - 6}' rx='3' fill='{color}'/>"
-                     f"<text x='{label_w + width + 6:.1f}' y='{y + 12}'>{escape(text)}</text>")
+                     f"<rect x='{label_w}' y='{y}' width='{length:.1f}' height='{row - 6}' rx='3' fill='{color}'/>"
+                     f"<text x='{label_w + length + 6:.1f}' y='{y + 12}'>{escape(text)}</text>")
     parts.append("</svg>")
     return "".join(parts)
 
