@@ -56,7 +56,8 @@ def test_users_lifecycle_and_audit(db: Path, monkeypatch: pytest.MonkeyPatch,
     assert code == 0 and "audit chain OK: 5 events" in out
     anchor = out.split("--anchor ")[1].split()[0]
 
-    with sqlite3.connect(db) as conn:  # an insider rewrites who created the second token
+    with sqlite3.connect(db) as conn:  # an insider with schema rights lifts the guard and rewrites an event
+        conn.execute("DROP TRIGGER audit_events_no_update")
         conn.execute("UPDATE audit_events SET actor = 'someone-else' WHERE seq = 3")
     code, _, err = run(monkeypatch, capsys, "audit", "verify", "--anchor", anchor)
     assert code == 65
