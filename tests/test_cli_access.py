@@ -56,7 +56,8 @@ def test_users_lifecycle_and_audit(db: Path, monkeypatch: pytest.MonkeyPatch,
     assert code == 0 and "audit chain OK: 5 events" in out
     anchor = out.split("--anchor ")[1].split()[0]
 
-    with sqlite3.connect(db) as conn:  # an insider rewrites who created the second token
+    with sqlite3.connect(db) as conn:  # an insider with schema rights lifts the guard and rewrites an event
+        conn.execute("DROP TRIGGER audit_events_no_update")
         conn.execute("UPDATE audit_events SET actor = 'someone-else' WHERE seq = 3")
     code, _, err = run(monkeypatch, capsys, "audit", "verify", "--anchor", anchor)
     assert code == 65
@@ -84,3 +85,19 @@ def test_a_second_user_with_the_same_name_is_refused(db: Path, monkeypatch: pyte
     assert run(monkeypatch, capsys, "users", "create", "--name", "ana", "--role", "qa")[0] == 0
     code, _, err = run(monkeypatch, capsys, "users", "create", "--name", "ana", "--role", "admin")
     assert code == 65 and "exists already" in err
+
+
+def test_serve_says_how_to_create_the_first_token(db: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import uvicorn
+
+    started: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.append(kwargs))
+    monkeypatch.setattr("drafter.logs.configure_logging", lambda *args, **kwargs: None)  # keep pytest's handlers
+    monkeypatch.setenv("DRAFTER_LLM_BASE_URL", "http://llm.invalid/v1")
+    code, _, err = run(monkeypatch, capsys, "serve")
+    assert code == 0 and started and started[0]["log_config"] is None  # type: ignore[index]
+    assert "no API users yet" in err and "users create --name admin --role admin" in err
+    assert "drf_" not in err  # the server never prints a token
+    run(monkeypatch, capsys, "users", "create", "--name", "root", "--role", "admin")
+    assert "no API users yet" not in run(monkeypatch, capsys, "serve")[2]

@@ -11,6 +11,7 @@ from sqlalchemy import delete, insert, update
 from drafter.storage.audit import GENESIS, verify_chain
 from drafter.storage.models import AuditEvent
 from drafter.storage.repository import DraftStore
+from tests.storage.support import lift_append_only
 
 pytestmark = pytest.mark.anyio
 
@@ -58,6 +59,7 @@ async def test_tampering_is_named_at_the_first_bad_event(store: DraftStore, case
     assert verify_chain(events).ok
     statements, bad, words = TAMPERING[case]
     async with store.engine.begin() as conn:
+        await lift_append_only(conn)
         for statement in statements(events):
             await conn.execute(statement)
     report = verify_chain(await store.audit_events())
@@ -74,6 +76,7 @@ async def test_a_cut_off_tail_needs_the_anchor(store: DraftStore) -> None:
     anchor = f"{head.head_seq}:{head.head_hash}"
     assert f"--anchor {anchor}" in head.summary
     async with store.engine.begin() as conn:
+        await lift_append_only(conn)
         await conn.execute(remove(events[-1].seq))
     shorter = await store.audit_events()
     assert verify_chain(shorter).ok  # a shorter chain is still a chain...
@@ -91,6 +94,15 @@ async def test_the_chain_cannot_fork(store: DraftStore) -> None:
                                                          entity_type="t", entity_id="e", details={},
                                                          prev_hash=events[0].hash, hash="c" * 64))
     assert verify_chain(await store.audit_events()).ok
+
+
+@pytest.mark.parametrize("statement", [edit, remove], ids=["update", "delete"])
+async def test_the_table_refuses_updates_and_deletes(store: DraftStore, statement: Callable[[int], Any]) -> None:
+    events = await chain_of(store, 2)
+    with pytest.raises(Exception, match="append-only"):
+        async with store.engine.begin() as conn:
+            await conn.execute(statement(events[0].seq))
+    assert [e.hash for e in await store.audit_events()] == [e.hash for e in events]
 
 
 async def test_empty_chain_is_ok() -> None:
