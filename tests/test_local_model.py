@@ -16,8 +16,10 @@ from fastapi.testclient import TestClient
 
 from drafter.api.app import create_app
 from drafter.errors import LocalModelError
+from drafter.identity import Role
 from drafter.llm.local import LocalModelServer, ensure_model
 from drafter.settings import Settings
+from tests.live import make_token
 
 pytestmark = pytest.mark.local_model
 
@@ -36,7 +38,10 @@ def local_client(model_cache: Path, tmp_path_factory: pytest.TempPathFactory) ->
     settings = Settings(database_url=f"sqlite:///{db}", local_model_cache_dir=model_cache, llm_max_tokens=80,
                         _env_file=None)  # type: ignore[call-arg]
     assert settings.uses_local_model
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    # Every route but /healthz needs a token (issue 7): a clinician's, made in the same database.
+    token = make_token(settings, "dr.local", Role.CLINICIAN)
+    with TestClient(create_app(settings), raise_server_exceptions=False,
+                    headers={"Authorization": f"Bearer {token}"}) as client:
         yield client
 
 
@@ -53,11 +58,11 @@ def test_draft_review_with_the_real_local_model(local_client: TestClient) -> Non
     assert draft["timings"]["llm_ms"] > 0 and draft["timings"]["overhead_ms"] < draft["timings"]["total_ms"]
     assert any(f["check"] == "demo_model" and f["severity"] == "warn" for f in draft["findings"])
     review = local_client.post(f"/v1/drafts/{draft['id']}/review",
-                               json={"decision": "approve", "reviewer": "Dr. Test",
+                               json={"decision": "approve",  # the reviewer is the token's user
                                      "final_text": "Thank you for writing. We will call you today.",
                                      "acknowledge_block_findings": True})
     assert review.status_code == 200, review.text
-    assert review.json()["status"] == "approved"
+    assert review.json()["status"] == "approved" and review.json()["review"]["reviewer"] == "dr.local"
     assert local_client.get("/readyz").json() == {"status": "ready", "checks": {"database": "ok", "llm": "ok"}}
 
 
