@@ -13,6 +13,7 @@ import typer
 
 from drafter.errors import AuditChainError, DrafterError, InputError
 from drafter.settings import Settings, load_settings
+from evals.cli import eval_app
 
 T = TypeVar("T")
 
@@ -22,6 +23,7 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
 prompts_app = typer.Typer(no_args_is_help=True, help="Prompt templates.")
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(eval_app, name="eval")
 
 
 def _settings() -> Settings:

@@ -7,7 +7,8 @@
     │   ├── EmptyMessageError         message_empty     422   65
     │   ├── MessageTooLongError       message_too_long  413   65
     │   ├── RequestTooLargeError      request_too_large 413   65
-    │   └── ReviewRuleError           review_invalid    422   65  e.g. approving a block finding unacknowledged
+    │   ├── ReviewRuleError           review_invalid    422   65  e.g. approving a block finding unacknowledged
+    │   └── DatasetError              dataset_invalid   422   65  an eval dataset or run folder that cannot be used
     ├── AuthenticationError           unauthenticated   401   77  no, malformed, unknown, revoked or expired token
     ├── PermissionDeniedError         forbidden         403   77  the token's role may not do this
     ├── RateLimitedError              rate_limited      429   75  too many requests for this token; Retry-After set
@@ -78,6 +79,10 @@ class RequestTooLargeError(InputError):
 
 class ReviewRuleError(InputError):
     code = "review_invalid"
+
+
+class DatasetError(InputError):
+    code = "dataset_invalid"
 
 
 class NotFoundError(DrafterError):

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from drafter.classify import LANGUAGE_NAMES, categorize, detect_language
 from drafter.domain import DraftRequest, DraftStatus
 from drafter.errors import DraftInterruptedError, EmptyMessageError, LLMBusyError, LLMError, MessageTooLongError
 from drafter.llm.base import LLM, Delta, LLMRequest, LLMResult
+from drafter.observer import PipelineObserver
 from drafter.prompting import PromptRenderer
 from drafter.storage.models import Draft
 from drafter.storage.repository import DraftStore
@@ -24,6 +25,8 @@ from guardrails.redaction import Redactor, redact_tree
 
 FALLBACK_MODEL = "template-fallback"  # the model name stored with a template-only draft
 _CRISIS_CODES = frozenset({"self_harm", "overdose"})
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,10 @@ class PipelineConfig:
     temperature: float = 0.3
     practice: PracticePolicy = field(default_factory=PracticePolicy)
     demo_model: bool = False  # the embedded model: every draft says it is not for clinical use
+    # Guardrails on a message this long (with its chart context) take milliseconds to a third of a second (20,000
+    # characters: ~290 ms): they run in a worker thread so other requests keep being served meanwhile. Shorter
+    # ones run inline, where they cost less than the hop to a thread (bench/overhead.py, README "At scale").
+    offload_chars: int = 1_000
 
 
 class _Clock:
@@ -77,9 +84,17 @@ class Pipeline:
     """Drafts one reply for clinician review and stores every step's outcome."""
 
     def __init__(self, *, llm: LLM, store: DraftStore, renderer: PromptRenderer, policy: Policy,
-                 config: PipelineConfig, fallback: PromptRenderer | None = None) -> None:
+                 config: PipelineConfig, fallback: PromptRenderer | None = None,
+                 observer: PipelineObserver | None = None) -> None:
         self.llm, self.store, self.renderer, self.policy, self.config = llm, store, renderer, policy, config
         self.fallback = fallback  # the template-only reply when the model fails; None: store the draft as failed
+        self.observer = observer  # metrics: told about every stored draft (codes and timings, never text)
+
+    async def _off_loop(self, size: int, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a CPU-bound step inline for ordinary input, in a worker thread for long input (see offload_chars)."""
+        if size <= self.config.offload_chars:
+            return fn(*args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
 
     # -- steps -----------------------------------------------------------------------------------
 
@@ -192,7 +207,8 @@ class Pipeline:
                        regenerate: str | None) -> _Prepared:
         clock = _Clock()
         self.validate(request)
-        findings, level = self.assess_input(request)
+        size = len(request.message.text) + len(_context_text(request))
+        findings, level = await self._off_loop(size, self.assess_input, request)
         clock.lap("input_checks")
         if regenerate:
             _, draft_id = await self.store.start_regeneration(
@@ -217,8 +233,11 @@ class Pipeline:
         message = getattr(exc, "message", None) or f"Drafting failed ({type(exc).__name__})."
         if isinstance(exc, LLMError):
             attempts = int(exc.details.get("attempts", attempts))
+        timings = clock.summary()
         await self.store.fail(draft_id, error_code=code, error_message=message, findings=findings,
-                              attempts=attempts, timings=clock.summary())
+                              attempts=attempts, timings=timings)
+        if self.observer is not None:
+            self.observer.draft_failed(code, timings, backend=self.llm.name)
         if hasattr(exc, "details") and isinstance(exc.details, dict):
             exc.details.setdefault("draft_id", draft_id)
 
@@ -257,13 +276,17 @@ class Pipeline:
     async def _complete(self, request: DraftRequest, result: LLMResult, prep: _Prepared) -> Draft:
         clock, draft_id = prep.clock, prep.draft_id
         system = prep.llm_request.messages[0].content if prep.llm_request.messages else ""
-        text, all_findings, status = self.finish(request, result, prep.findings, prep.level,
-                                                 redactor=prep.redactor, system_prompt=system)
+        size = len(request.message.text) + len(_context_text(request)) + len(result.text)
+        text, all_findings, status = await self._off_loop(size, self.finish, request, result, prep.findings,
+                                                          prep.level, redactor=prep.redactor, system_prompt=system)
         clock.lap("output_checks")
-        return await self.store.complete(
+        draft = await self.store.complete(
             draft_id, text=text, status=status, findings=all_findings, model=result.model,
             prompt_tokens=result.usage.prompt_tokens, completion_tokens=result.usage.completion_tokens,
             attempts=result.attempts, finish_reason=result.finish_reason, timings=clock.summary())
+        if self.observer is not None:
+            self.observer.draft_completed(draft, result, backend=self.llm.name)
+        return draft
 
     async def draft(self, request: DraftRequest, *, source: str = "api", actor: str = "api",
                     regenerate: str | None = None) -> Draft:

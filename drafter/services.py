@@ -15,6 +15,7 @@ from drafter.llm.factory import open_backend
 from drafter.llm.guarded import GuardedLLM
 from drafter.llm.limiter import ConcurrencyLimit
 from drafter.llm.local import LocalModelServer
+from drafter.observer import PipelineObserver
 from drafter.pipeline import Pipeline, PipelineConfig
 from drafter.prompting import PromptRenderer, TemplateSet
 from drafter.recovery import sweep_at_startup, sweep_forever
@@ -92,11 +93,11 @@ def fallback_renderer(settings: Settings) -> PromptRenderer | None:
 
 @asynccontextmanager
 async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: bool = True,
-                        recover: bool = False) -> AsyncIterator[Services]:
+                        recover: bool = False, observer: PipelineObserver | None = None) -> AsyncIterator[Services]:
     """Engine, migrations, templates, guardrail policy and LLM backend; closed in reverse on exit.
 
     `recover` (the server, not one-off CLI commands) marks drafts interrupted by a previous run as failed at
-    startup and keeps sweeping for orphaned ones while it runs.
+    startup and keeps sweeping for orphaned ones while it runs. `observer` sees each pipeline step (metrics).
     """
     renderer = PromptRenderer(TemplateSet.from_dir(settings.prompts_dir / settings.template_set))
     fallback = fallback_renderer(settings)
@@ -121,7 +122,8 @@ async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: 
                 local, demo = None, False
             guard = guard_llm(llm, settings)
             pipeline = Pipeline(llm=guard, store=store, renderer=renderer, policy=policy,
-                                config=pipeline_config(settings, demo_model=demo), fallback=fallback)
+                                config=pipeline_config(settings, demo_model=demo), fallback=fallback,
+                                observer=observer)
             if recover:
                 sweeper = asyncio.create_task(sweep_forever(store, settings), name="interrupted-draft-sweep")
                 stack.push_async_callback(_cancel, sweeper)

@@ -121,6 +121,14 @@ class Settings(BaseSettings):
         """True when OIDC access tokens are accepted besides API tokens."""
         return bool(self.oidc_issuer and self.oidc_audience and self.oidc_jwks_url)
 
+    # Offline evals (drafter eval). The LLM judge is configured apart from the drafting model; "auto" turns it
+    # on unless it would be the embedded demo model. Unset judge URL/key/model fall back to the drafting ones.
+    eval_judge: Literal["auto", "on", "off"] = "auto"
+    eval_judge_base_url: str | None = None
+    eval_judge_api_key: SecretStr | None = None
+    eval_judge_model: str | None = None
+    eval_prices_file: Path = PROJECT_ROOT / "evals" / "prices.yaml"
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -128,7 +136,7 @@ class Settings(BaseSettings):
             raise ValueError("use sqlite:///path/to/file.db or postgresql://user@host:port/dbname")
         return value
 
-    @field_validator("llm_base_url")
+    @field_validator("llm_base_url", "eval_judge_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and value.strip() == "":

@@ -11,22 +11,26 @@ from drafter import __version__
 from drafter.api.auth import Authenticator, enforce_route_policy
 from drafter.api.errors import install_error_handlers
 from drafter.api.limits import BodySizeLimit
+from drafter.api.metrics import RequestMetrics
+from drafter.api.metrics import router as metrics_router
 from drafter.api.middleware import RequestContext, SecurityHeaders
 from drafter.api.oidc import OIDCVerifier
 from drafter.api.ratelimit import RateLimits
 from drafter.api.routes import drafts, health, me
 from drafter.api.strict import reject_unknown_query_params
 from drafter.llm.base import LLM
+from drafter.metrics import Metrics
 from drafter.services import open_services
 from drafter.settings import Settings
 
 
 def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
     """Build the app; services (database, LLM backend) start in the lifespan, not at import."""
+    metrics = Metrics()  # this app's own registry (drafter.metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(settings, llm=llm, recover=True) as services:
+        async with open_services(settings, llm=llm, recover=True, observer=metrics) as services:
             app.state.services = services
             app.state.authenticator = Authenticator(
                 services.store, RateLimits(settings), OIDCVerifier(settings) if settings.oidc_enabled else None)
@@ -42,11 +46,14 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
         # fail closed: a route missing from ROUTE_POLICY is refused; then unknown query parameters are refused
         dependencies=[Depends(enforce_route_policy), Depends(reject_unknown_query_params)],
     )
+    app.state.metrics = metrics
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestor_list)
-    app.add_middleware(RequestContext)  # outermost of ours: every answer, 413s included, carries the request id
+    app.add_middleware(RequestContext)  # every answer, 413s included, carries the request id
+    app.add_middleware(RequestMetrics, metrics=metrics)  # added last = outermost: times the whole request
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(drafts.router)
     app.include_router(me.router)
+    app.include_router(metrics_router)
     return app

@@ -24,6 +24,8 @@ ROUTE_POLICY: dict[tuple[str, str], frozenset[Role] | None] = {
     # any signed-in user
     ("GET", "/readyz"): ANY_ROLE,
     ("GET", "/v1/me"): ANY_ROLE,
+    # operations: Prometheus scrapes with a qa (or admin) token; counts and timings only, no patient data
+    ("GET", "/metrics"): frozenset({Role.QA}),
     # drafts
     ("POST", "/v1/drafts"): CLINICAL,
     ("GET", "/v1/drafts"): READERS,

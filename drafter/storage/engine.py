@@ -39,7 +39,9 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 20, max_over
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(full, echo=echo)
+        # No pool-level ROLLBACK when a connection goes back to the pool: every session here ends with COMMIT or
+        # its own ROLLBACK already, and with aiosqlite each call is a hop to its thread (one saved per transaction).
+        engine = create_async_engine(full, echo=echo, pool_reset_on_return=None)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(full, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)

@@ -153,3 +153,7 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+# Tables of other features live in their own modules; importing them here registers them on Base.
+from drafter.storage import eval_models  # noqa: E402, F401

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.anyio
 
 TABLES = {"messages", "drafts", "findings", "reviews", "audit_events"}
 TABLES |= {"users", "api_tokens"}  # issue 7
+TABLES |= {"eval_runs", "eval_cases"}  # issue 6
 
 
 @pytest.fixture

@@ -1,0 +1,51 @@
+"""Request latency by route template (pure ASGI middleware) and the Prometheus endpoint, GET /metrics."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from drafter.api.auth import Role, require
+from drafter.metrics import Metrics
+
+router = APIRouter(tags=["metrics"])
+
+UNMATCHED = "<unmatched>"  # requests no route took (404s): one label value, never the raw path
+
+
+class RequestMetrics:
+    """Observe every HTTP request's duration by method, route template (never the raw path) and status."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # an exception before the response started is a server error
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            # The router writes the matched route into the scope; its path is the template ("/v1/drafts/{draft_id}").
+            route = getattr(scope.get("route"), "path", None) or UNMATCHED
+            self.metrics.http_latency.labels(method=scope["method"], route=route, status=str(status)).observe(
+                time.perf_counter() - started)
+
+
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(require(Role.QA))])
+async def metrics(request: Request) -> Response:
+    """Prometheus text format: counts, durations and codes only, no patient information."""
+    body, content_type = request.app.state.metrics.exposition()
+    return Response(body, media_type=content_type, headers={"Cache-Control": "no-store"})
