@@ -112,6 +112,7 @@ def test_llm_outage_exits_69_and_keeps_the_message(env: Path, llm: respx.MockRou
                                                    monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     route = llm.post("/chat/completions").respond(status_code=503, json={"error": {"message": "overloaded"}})
+    monkeypatch.setenv("DRAFTER_LLM_FALLBACK", "false")  # with the fallback a template draft is printed instead
     code, _, err = run(monkeypatch, capsys, "draft", "Please call me about my results")
     assert code == 69 and "llm_unavailable" in err and "2 attempts" in err
     assert route.call_count == 2
@@ -125,6 +126,7 @@ def test_llm_outage_exits_69_and_keeps_the_message(env: Path, llm: respx.MockRou
 def test_connection_refused_is_clear(env: Path, llm: respx.MockRouter, monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     llm.post("/chat/completions").mock(side_effect=httpx.ConnectError("refused"))
+    monkeypatch.setenv("DRAFTER_LLM_FALLBACK", "false")
     code, _, err = run(monkeypatch, capsys, "draft", "hello there")
     assert code == 69 and "DRAFTER_LLM_BASE_URL" in err
 
@@ -157,3 +159,11 @@ def test_doctor_unreachable(env: Path, llm: respx.MockRouter, monkeypatch: pytes
     llm.get("/models").mock(side_effect=httpx.ConnectError("refused"))
     code, _, err = run(monkeypatch, capsys, "doctor")
     assert code == 69 and "Cannot reach" in err
+
+
+def test_llm_outage_with_the_fallback_prints_a_labelled_template_draft(
+        env: Path, llm: respx.MockRouter, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    llm.post("/chat/completions").respond(status_code=503, json={"error": {"message": "overloaded"}})
+    code, out, _ = run(monkeypatch, capsys, "draft", "Please call me about my results")
+    assert code == 0
+    assert "model template-fallback" in out and "fallback/template_only" in out and "Not written by AI" in out

@@ -60,7 +60,8 @@ def test_no_phi_reaches_any_log_at_debug(captured: io.StringIO, tmp_path: Path) 
     with FakeOpenAIServer(reply=REPLY) as llm_server:
         configure_logging("DEBUG", captured)  # the fake server's uvicorn config replaced ours: take it back
         settings = Settings(database_url=f"sqlite:///{tmp_path}/phi.db", llm_base_url=llm_server.base_url,
-                            llm_api_key="k", llm_max_attempts=1, database_echo=True, log_level="DEBUG")
+                            llm_api_key="k", llm_max_attempts=1, database_echo=True, log_level="DEBUG",
+                            llm_fallback=False)  # the failures below must reach the client as failures
         token = make_token(settings, "dr.logs", Role.CLINICIAN)
         headers = {"Authorization": f"Bearer {token}", "X-Request-ID": "phi-test-1"}
         body = {"message": {"text": MESSAGE, "subject": f"knee - {NAME}"}, "patient": PATIENT}
