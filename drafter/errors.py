@@ -7,7 +7,8 @@
     │   ├── EmptyMessageError         message_empty     422   65
     │   ├── MessageTooLongError       message_too_long  413   65
     │   ├── RequestTooLargeError      request_too_large 413   65
-    │   └── ReviewRuleError           review_invalid    422   65  e.g. approving a block finding unacknowledged
+    │   ├── ReviewRuleError           review_invalid    422   65  e.g. approving a block finding unacknowledged
+    │   └── FhirResourceError         fhir_invalid      400   65  not a valid FHIR R4 resource (OperationOutcome)
     ├── NotFoundError                 not_found         404   66
     ├── ConflictError                 conflict          409   65  e.g. reviewing a reviewed draft
     ├── TemplateError                 template_error    500   70  a prompt template failed to render
@@ -71,6 +72,11 @@ class RequestTooLargeError(InputError):
 
 class ReviewRuleError(InputError):
     code = "review_invalid"
+
+
+class FhirResourceError(InputError):
+    code = "fhir_invalid"
+    http_status = 400  # FHIR's answer to a resource that fails basic validation; rule violations are 422
 
 
 class NotFoundError(DrafterError):

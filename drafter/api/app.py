@@ -10,8 +10,10 @@ from fastapi import FastAPI
 from drafter import __version__
 from drafter.api.errors import install_error_handlers
 from drafter.api.limits import BodySizeLimit
-from drafter.api.routes import drafts, health
+from drafter.api.routes import drafts, feedback, fhir, health, inbox, messages
+from drafter.jobs import InProcessDraftJobs
 from drafter.llm.base import LLM
+from drafter.progress import DraftProgress
 from drafter.services import open_services
 from drafter.settings import Settings
 
@@ -23,7 +25,13 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_services(settings, llm=llm) as services:
             app.state.services = services
-            yield
+            app.state.progress = DraftProgress()
+            app.state.jobs = InProcessDraftJobs(
+                pipeline=services.pipeline, store=services.store, progress=app.state.progress,
+                workers=settings.pregenerate_workers, queue_size=settings.pregenerate_queue_size,
+                sweep_every_s=settings.pregenerate_sweep_s, stale_after_s=settings.pregenerate_stale_after_s)
+            async with app.state.jobs.running():
+                yield
 
     app = FastAPI(
         title="drafter",
@@ -37,4 +45,8 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(drafts.router)
+    app.include_router(messages.router)
+    app.include_router(feedback.router)
+    app.include_router(fhir.router)
+    app.include_router(inbox.router)
     return app

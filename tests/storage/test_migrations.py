@@ -22,6 +22,7 @@ from tests.storage.support import accept
 pytestmark = pytest.mark.anyio
 
 TABLES = {"messages", "drafts", "findings", "reviews", "audit_events"}
+TABLES |= {"draft_feedback", "fhir_communications"}  # 0004 inbox
 
 
 @pytest.fixture
