@@ -39,7 +39,8 @@ _ISSUE_TYPES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found"
 
 
 def _problems(exc: ValidationError) -> list[str]:
-    return [f"{'.'.join(str(p) for p in err['loc']) or 'Communication'}: {err['msg'].rstrip('.')}" for err in exc.errors()[:10]]
+    return [f"{'.'.join(str(p) for p in err['loc']) or 'Communication'}: {err['msg'].rstrip('.')}"
+            for err in exc.errors()[:10]]
 
 
 def parse_communication(body: Any) -> Communication:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from drafter import __version__
+from drafter.api.auth import Authenticator, enforce_route_policy
 from drafter.api.errors import install_error_handlers
 from drafter.api.limits import BodySizeLimit
-from drafter.api.routes import drafts, feedback, fhir, health, inbox, messages
+from drafter.api.oidc import OIDCVerifier
+from drafter.api.ratelimit import RateLimits
+from drafter.api.routes import drafts, feedback, fhir, health, inbox, me, messages
 from drafter.jobs import InProcessDraftJobs
 from drafter.llm.base import LLM
 from drafter.progress import DraftProgress
@@ -25,6 +28,8 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_services(settings, llm=llm) as services:
             app.state.services = services
+            app.state.authenticator = Authenticator(
+                services.store, RateLimits(settings), OIDCVerifier(settings) if settings.oidc_enabled else None)
             app.state.progress = DraftProgress()
             app.state.jobs = InProcessDraftJobs(
                 pipeline=services.pipeline, store=services.store, progress=app.state.progress,
@@ -40,11 +45,13 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
         description="Every draft is checked by guardrails and waits for a clinician's decision; nothing is sent "
                     "to a patient automatically.",
         lifespan=lifespan,
+        dependencies=[Depends(enforce_route_policy)],  # fail closed: a route missing from ROUTE_POLICY is refused
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(drafts.router)
+    app.include_router(me.router)
     app.include_router(messages.router)
     app.include_router(feedback.router)
     app.include_router(fhir.router)

@@ -32,6 +32,11 @@ def _retry_after(exc: DrafterError) -> dict[str, str] | None:
     return {"Retry-After": str(max(1, math.ceil(wait)))}
 
 
+def retry_after_header(exc: DrafterError) -> dict[str, str] | None:
+    """The Retry-After header an error answer carries, if any (shared with the FHIR routes)."""
+    return _retry_after(exc)
+
+
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
@@ -46,7 +51,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DrafterError)
     async def drafter_error(_: Request, exc: DrafterError) -> JSONResponse:
         log.info("request failed", extra={"error_code": exc.code, "status": exc.http_status})
-        return error_response(exc.http_status, exc.code, exc.message, exc.details, _retry_after(exc))
+        headers = {**(_retry_after(exc) or {}), **getattr(exc, "headers", {})}
+        return error_response(exc.http_status, exc.code, exc.message, exc.details, headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -6,6 +6,7 @@ Nothing accepted is lost: the database is the queue of record, so drafts resume 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -24,15 +25,11 @@ from drafter.services import open_services
 from drafter.settings import Settings
 from drafter.storage.models import utcnow
 from tests.conftest import GOOD_REPLY, FakeLLM
+from tests.inbox.support import sign_in
 
 CHEST = {"message": {"text": "I have crushing chest pain spreading to my left arm and I feel sweaty"}}
 KNEE = {"message": {"text": "My knee still hurts a little when I climb stairs, can I keep doing my exercises?"}}
 WAITING = {"queued", "generating"}
-
-
-def fast(settings: Settings, **overrides: Any) -> Settings:
-    """The test settings with a quick sweep, so resumed work starts within the test."""
-    return settings.model_copy(update={"pregenerate_sweep_s": 0.05, **overrides})
 
 
 def wait_done(client: TestClient, draft_id: str, *, timeout: float = 10.0) -> dict[str, Any]:
@@ -47,7 +44,8 @@ def wait_done(client: TestClient, draft_id: str, *, timeout: float = 10.0) -> di
 
 def test_message_is_accepted_at_once_and_drafted_in_the_background(settings: Settings, fake_llm: FakeLLM) -> None:
     fake_llm.default = GOOD_REPLY
-    with TestClient(create_app(fast(settings), llm=fake_llm)) as client:
+    with TestClient(create_app(settings, llm=fake_llm)) as client:
+        sign_in(client)
         r = client.post("/v1/messages", json=CHEST)
         assert r.status_code == 202, r.text
         accepted = r.json()
@@ -78,7 +76,8 @@ def test_bad_messages_are_refused_before_anything_is_stored(client: TestClient, 
 def test_queued_emergencies_sort_first_before_their_drafts_exist(settings: Settings) -> None:
     """With the model stalled, the inbox still shows the emergency first (triage happens on acceptance)."""
     stalled = StalledLLM()
-    with TestClient(create_app(fast(settings), llm=stalled)) as client:
+    with TestClient(create_app(settings, llm=stalled)) as client:
+        sign_in(client)
         knee = client.post("/v1/messages", json=KNEE).json()
         chest = client.post("/v1/messages", json=CHEST).json()
         items = client.get("/v1/drafts", params={"status": ["queued", "generating"]}).json()["items"]
@@ -94,12 +93,11 @@ class StalledLLM(FakeLLM):
     def __init__(self, *, delay_s: float = 0.0) -> None:
         super().__init__()
         self.default = GOOD_REPLY
-        self.release = asyncio.Event()
+        self.release = threading.Event()  # set from the test's thread
         self.delay_s = delay_s
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
-        while not self.release.is_set():  # a thread-safe wait for a flag set from the test thread
-            await asyncio.sleep(0.01)
+        await asyncio.to_thread(self.release.wait)
         async for event in super().stream(request):
             await asyncio.sleep(self.delay_s)
             yield event
@@ -108,7 +106,8 @@ class StalledLLM(FakeLLM):
 def test_the_draft_streams_in_while_it_is_written(settings: Settings) -> None:
     slow = StalledLLM(delay_s=0.02)
     slow.release.set()
-    with TestClient(create_app(fast(settings), llm=slow)) as client:
+    with TestClient(create_app(settings, llm=slow)) as client:
+        sign_in(client)
         draft_id = client.post("/v1/messages", json=KNEE).json()["id"]
         events: list[tuple[str, Any]] = []
         with client.stream("GET", f"/v1/drafts/{draft_id}/events") as response:
@@ -137,7 +136,8 @@ def parse_sse(block: str) -> list[tuple[str, Any]]:
 
 def test_events_of_a_finished_draft_are_just_the_draft(settings: Settings, fake_llm: FakeLLM) -> None:
     fake_llm.default = GOOD_REPLY
-    with TestClient(create_app(fast(settings), llm=fake_llm)) as client:
+    with TestClient(create_app(settings, llm=fake_llm)) as client:
+        sign_in(client)
         draft_id = client.post("/v1/messages", json=KNEE).json()["id"]
         done = wait_done(client, draft_id)
         body = client.get(f"/v1/drafts/{draft_id}/events").text
@@ -148,7 +148,8 @@ def test_events_of_a_finished_draft_are_just_the_draft(settings: Settings, fake_
 def test_a_failed_model_call_is_stored_on_the_draft_and_the_worker_goes_on(settings: Settings,
                                                                           fake_llm: FakeLLM) -> None:
     fake_llm.enqueue(LLMUnavailableError("busy"), GOOD_REPLY)
-    with TestClient(create_app(fast(settings), llm=fake_llm)) as client:
+    with TestClient(create_app(settings, llm=fake_llm)) as client:
+        sign_in(client)
         first = client.post("/v1/messages", json=KNEE).json()["id"]
         failed = wait_done(client, first)
         second = client.post("/v1/messages", json=CHEST).json()["id"]
@@ -186,8 +187,8 @@ async def test_waiting_drafts_resume_after_a_restart(settings: Settings, fake_ll
     assert len(fake_llm.requests) == 4
 
 
-async def wait_all(store: Any, ids: list[str], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_all(store: Any, ids: list[str], within_s: float = 10.0) -> None:
+    deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         statuses = [(await store.get(i)).status for i in ids]
         if not WAITING & set(statuses):
@@ -226,6 +227,9 @@ async def test_stopping_hands_an_unfinished_draft_back(settings: Settings, tmp_p
         async with jobs.running():
             _, draft_id = await services.pipeline.accept(request("My knee hurts."), source="api")
             jobs.enqueue(draft_id)
-            while (await services.store.get(draft_id)).status != "generating":
+            for _ in range(500):
+                if (await services.store.get(draft_id)).status == "generating":
+                    break
                 await asyncio.sleep(0.01)
+        stalled.release.set()  # lets the orphaned model thread end; the worker was already cancelled
         assert (await services.store.get(draft_id)).status == "queued"  # the next start writes it at once

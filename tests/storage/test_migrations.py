@@ -23,6 +23,7 @@ pytestmark = pytest.mark.anyio
 
 TABLES = {"messages", "drafts", "findings", "reviews", "audit_events"}
 TABLES |= {"draft_feedback", "fhir_communications"}  # 0004 inbox
+TABLES |= {"users", "api_tokens"}  # issue 7
 
 
 @pytest.fixture

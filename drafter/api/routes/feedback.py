@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Depends, Path, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from drafter.api.auth import Principal, Role, require
 from drafter.api.deps import ServicesDep
 from drafter.api.schemas import ErrorBody
 from drafter.domain import clean_text
@@ -16,7 +17,9 @@ from drafter.storage.models import DraftFeedback
 router = APIRouter(prefix="/v1/drafts", tags=["inbox"])
 
 DraftId = Annotated[str, Path(min_length=1, max_length=64, description="The draft id returned at creation.")]
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 404, 422, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 404, 422, 429, 503)}
+Clinician = Annotated[Principal, Depends(require(Role.CLINICIAN))]
+Reader = Annotated[Principal, Depends(require(Role.CLINICIAN, Role.QA))]
 
 # A small fixed vocabulary, so feedback can be counted per reason across drafts and template versions.
 FeedbackTag = Literal[
@@ -68,14 +71,16 @@ class FeedbackList(BaseModel):
 
 @router.post("/{draft_id}/feedback", response_model=FeedbackOut, status_code=status.HTTP_201_CREATED,
              responses=ERRORS)
-async def give_feedback(draft_id: DraftId, body: FeedbackCreate, services: ServicesDep) -> FeedbackOut:
+async def give_feedback(draft_id: DraftId, body: FeedbackCreate, services: ServicesDep,
+                        principal: Clinician) -> FeedbackOut:
     """Thumbs up or down with reason tags; the author is the signed-in clinician. Several per draft are kept."""
-    row = await services.store.add_feedback(draft_id, user_id="api", user_name="api", rating=body.rating,
+    row = await services.store.add_feedback(draft_id, user_id=principal.user_id,
+                                            user_name=principal.name, rating=body.rating,
                                             tags=body.tags, comment=body.comment)
     return FeedbackOut.from_row(row)
 
 
 @router.get("/{draft_id}/feedback", response_model=FeedbackList, responses=ERRORS)
-async def list_feedback(draft_id: DraftId, services: ServicesDep) -> FeedbackList:
+async def list_feedback(draft_id: DraftId, services: ServicesDep, _: Reader) -> FeedbackList:
     """Every piece of feedback on a draft, oldest first."""
     return FeedbackList(items=[FeedbackOut.from_row(r) for r in await services.store.feedback(draft_id)])

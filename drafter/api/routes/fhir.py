@@ -10,15 +10,19 @@ import json
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from drafter import fhir
+from drafter.api.auth import Principal, Role, require
 from drafter.api.deps import JobsDep, ServicesDep
+from drafter.api.errors import retry_after_header
 from drafter.errors import DrafterError, FhirResourceError, NotFoundError
 
+Clinician = Annotated[Principal, Depends(require(Role.CLINICIAN))]
+Reader = Annotated[Principal, Depends(require(Role.CLINICIAN, Role.QA))]
 ResourceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$", description="The resource's logical id.")]
 
 
@@ -38,8 +42,9 @@ class FhirRoute(APIRoute):
             try:
                 return await handler(request)
             except DrafterError as exc:
-                headers = {"Retry-After": "30"} if exc.http_status in (502, 503, 504) else None
-                return fhir_response(fhir.operation_outcome(exc.http_status, exc.message), exc.http_status, headers)
+                headers = {**(retry_after_header(exc) or {}), **getattr(exc, "headers", {})}
+                return fhir_response(fhir.operation_outcome(exc.http_status, exc.message), exc.http_status,
+                                     headers or None)
             except RequestValidationError as exc:
                 where = [".".join(str(p) for p in e.get("loc", ())) for e in exc.errors()]
                 return fhir_response(fhir.operation_outcome(400, "The request is not valid: " + "; ".join(
@@ -64,7 +69,8 @@ def _base_url(request: Request) -> str:
     400: {"description": "Not a valid FHIR R4 Communication (OperationOutcome)."},
     415: {"description": "Not FHIR JSON (OperationOutcome)."},
     422: {"description": "Valid FHIR, but not a patient's message we can draft (OperationOutcome)."}})
-async def create_communication(request: Request, services: ServicesDep, jobs: JobsDep) -> Response:
+async def create_communication(request: Request, services: ServicesDep, jobs: JobsDep,
+                               principal: Clinician) -> Response:
     """Accept a patient's Communication: store it as a message and pre-generate the draft reply."""
     media = request.headers.get("content-type", fhir.FHIR_JSON).split(";")[0].strip().lower()
     if media not in (fhir.FHIR_JSON, "application/json"):
@@ -74,7 +80,8 @@ async def create_communication(request: Request, services: ServicesDep, jobs: Jo
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FhirResourceError(f"The body is not JSON (UTF-8): {type(exc).__name__}.") from None
     draft_request, origin = fhir.to_draft_request(fhir.parse_communication(body))
-    message_id, draft_id = await services.pipeline.accept(draft_request, source="fhir", origin=origin)
+    message_id, draft_id = await services.pipeline.accept(draft_request, source="fhir", actor=principal.name,
+                                                               origin=origin)
     jobs.enqueue(draft_id)
     stored = await services.store.fhir_communication(message_id)
     assert stored is not None
@@ -86,7 +93,7 @@ async def create_communication(request: Request, services: ServicesDep, jobs: Jo
     200: {"description": "The approved reply (its id is the draft id) or the patient's Communication.",
           "content": {fhir.FHIR_JSON: {}}},
     404: {"description": "No such Communication, or the draft is not approved yet (OperationOutcome)."}})
-async def read_communication(resource_id: ResourceId, services: ServicesDep) -> Response:
+async def read_communication(resource_id: ResourceId, services: ServicesDep, _: Reader) -> Response:
     """An approved reply by its id (the draft id), or a patient's Communication by its id (the message id)."""
     store = services.store
     try:
@@ -108,7 +115,7 @@ async def read_communication(resource_id: ResourceId, services: ServicesDep) -> 
     200: {"description": "A searchset Bundle with the approved reply, if there is one yet.",
           "content": {fhir.FHIR_JSON: {}}}})
 async def search_communications(
-    request: Request, services: ServicesDep,
+    request: Request, services: ServicesDep, _: Reader,
     in_response_to: Annotated[str | None, Query(alias="in-response-to", max_length=300,
                                                 description="Communication/{id} of the patient's message.")] = None,
 ) -> Response:

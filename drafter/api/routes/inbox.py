@@ -34,9 +34,9 @@ def content_security_policy(frame_ancestors: list[str]) -> str:
 
 
 def _headers(services: ServicesDep) -> dict[str, str]:
-    origins = services.settings.inbox_frame_ancestors.replace(",", " ").split()
-    return {"Content-Security-Policy": content_security_policy(origins), "Cache-Control": "no-cache",
-            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+    csp = content_security_policy(services.settings.frame_ancestor_list)
+    return {"Content-Security-Policy": csp, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer"}
 
 
 @router.get("/inbox", response_class=HTMLResponse)

@@ -8,9 +8,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Depends, Path, status
 from fastapi.responses import StreamingResponse
 
+from drafter.api.auth import Principal, Role, require
 from drafter.api.deps import JobsDep, ProgressDep, ServicesDep
 from drafter.api.schemas import DraftOut, ErrorBody
 from drafter.domain import DraftRequest, DraftStatus
@@ -18,7 +19,9 @@ from drafter.domain import DraftRequest, DraftStatus
 router = APIRouter(tags=["inbox"])
 
 DraftId = Annotated[str, Path(min_length=1, max_length=64, description="The draft id returned at creation.")]
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (404, 413, 422, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 404, 413, 422, 429, 503)}
+Clinician = Annotated[Principal, Depends(require(Role.CLINICIAN))]
+Reader = Annotated[Principal, Depends(require(Role.CLINICIAN, Role.QA))]
 WAITING = frozenset({DraftStatus.QUEUED, DraftStatus.GENERATING})
 POLL_S = 1.0  # how often a follower re-reads the draft when no tokens arrive (e.g. written by another process)
 MAX_FOLLOW_S = 600.0  # a page following longer than this reconnects
@@ -29,13 +32,13 @@ def _sse(event: str, data: Any) -> str:
 
 
 @router.post("/v1/messages", response_model=DraftOut, status_code=status.HTTP_202_ACCEPTED, responses=ERRORS)
-async def create_message(body: DraftRequest, services: ServicesDep, jobs: JobsDep) -> DraftOut:
+async def create_message(body: DraftRequest, services: ServicesDep, jobs: JobsDep, principal: Clinician) -> DraftOut:
     """Store a patient message and draft its reply in the background; the answer is the queued draft.
 
     The message is triaged at once, so it takes its place in the inbox (emergencies first) before the draft is
     written. Follow it with `GET /v1/drafts/{id}/events` or read it with `GET /v1/drafts/{id}`.
     """
-    _, draft_id = await services.pipeline.accept(body, source="api")
+    _, draft_id = await services.pipeline.accept(body, source="api", actor=principal.name)
     jobs.enqueue(draft_id)
     return DraftOut.from_row(await services.store.get(draft_id))
 
@@ -44,7 +47,8 @@ async def create_message(body: DraftRequest, services: ServicesDep, jobs: JobsDe
     **ERRORS, 200: {"description": "Server-sent events: `status`, then `text` (all so far) and `token` (more) while "
                                    "the draft is written, then one `draft` (the stored draft) or `timeout`.",
                     "content": {"text/event-stream": {}}}})
-async def follow_draft(draft_id: DraftId, services: ServicesDep, progress: ProgressDep) -> StreamingResponse:
+async def follow_draft(draft_id: DraftId, services: ServicesDep, progress: ProgressDep,
+                       _: Reader) -> StreamingResponse:
     """Follow a draft until it is stored: its text streams in while a worker in this process writes it."""
     store = services.store
     first = await store.get(draft_id)  # 404 as JSON before the stream opens
