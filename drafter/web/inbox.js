@@ -482,8 +482,12 @@ async function sendFeedback(event) {
 
 // -- keyboard --------------------------------------------------------------------------------------------
 
+const NOT_TYPING = new Set(["checkbox", "radio", "button", "submit", "reset"]);
+
 function typing(target) {
-  return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+  if (!(target instanceof HTMLElement)) return false;
+  if (target.tagName === "INPUT") return !NOT_TYPING.has(target.type);
+  return target.isContentEditable || target.tagName === "TEXTAREA" || target.tagName === "SELECT";
 }
 
 function step(delta) {
