@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -34,8 +33,9 @@ def _run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}')
+    from drafter.logs import configure_logging
+
+    configure_logging(settings.log_level)  # JSON lines without message arguments: no PHI (see drafter.logs)
 
 
 @app.command()
@@ -54,7 +54,8 @@ def serve(
     typer.echo(f"drafter: database {settings.database_url}; LLM backend {backend}", err=True)
     _hint_first_user()
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
-                access_log=False)  # access logs would carry draft ids next to timestamps only; kept off by default
+                # our RequestContext logs each request; log_config=None keeps uvicorn on our JSON formatter
+                access_log=False, log_config=None)
 
 
 def _hint_first_user() -> None:

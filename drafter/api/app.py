@@ -11,6 +11,7 @@ from drafter import __version__
 from drafter.api.auth import Authenticator, enforce_route_policy
 from drafter.api.errors import install_error_handlers
 from drafter.api.limits import BodySizeLimit
+from drafter.api.middleware import RequestContext, SecurityHeaders
 from drafter.api.oidc import OIDCVerifier
 from drafter.api.ratelimit import RateLimits
 from drafter.api.routes import drafts, feedback, fhir, health, inbox, me, messages
@@ -48,6 +49,8 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
         dependencies=[Depends(enforce_route_policy)],  # fail closed: a route missing from ROUTE_POLICY is refused
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestor_list)
+    app.add_middleware(RequestContext)  # outermost of ours: every answer, 413s included, carries the request id
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(drafts.router)

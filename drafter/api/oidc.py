@@ -7,7 +7,7 @@ from typing import Any
 
 import jwt
 
-from drafter.errors import AuthenticationError
+from drafter.errors import AuthenticationError, ConfigError
 from drafter.identity import Principal, Role
 from drafter.settings import Settings
 
@@ -37,7 +37,10 @@ class OIDCVerifier:
         self.issuer, self.audience = settings.oidc_issuer, settings.oidc_audience
         self.role_claim, self.name_claim = settings.oidc_role_claim, settings.oidc_name_claim
         self.algorithms = [a.strip() for a in settings.oidc_algorithms.split(",") if a.strip()]
-        self._jwks = jwt.PyJWKClient(settings.oidc_jwks_url, cache_jwk_set=True, lifespan=300, timeout=5)
+        try:
+            self._jwks = jwt.PyJWKClient(settings.oidc_jwks_url, cache_jwk_set=True, lifespan=300, timeout=5)
+        except jwt.PyJWKClientError as exc:
+            raise ConfigError(f"DRAFTER_OIDC_JWKS_URL: {exc}") from None
 
     def _decode(self, token: str) -> dict[str, Any]:
         try:
