@@ -18,6 +18,7 @@ from drafter.api.app import create_app
 from drafter.errors import LocalModelError
 from drafter.llm.local import LocalModelServer, ensure_model
 from drafter.settings import Settings
+from tests.inbox.support import sign_in
 
 pytestmark = pytest.mark.local_model
 
@@ -37,6 +38,7 @@ def local_client(model_cache: Path, tmp_path_factory: pytest.TempPathFactory) ->
                         _env_file=None)  # type: ignore[call-arg]
     assert settings.uses_local_model
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        sign_in(client)  # the API needs a token since issue 7
         yield client
 
 
@@ -53,7 +55,7 @@ def test_draft_review_with_the_real_local_model(local_client: TestClient) -> Non
     assert draft["timings"]["llm_ms"] > 0 and draft["timings"]["overhead_ms"] < draft["timings"]["total_ms"]
     assert any(f["check"] == "demo_model" and f["severity"] == "warn" for f in draft["findings"])
     review = local_client.post(f"/v1/drafts/{draft['id']}/review",
-                               json={"decision": "approve", "reviewer": "Dr. Test",
+                               json={"decision": "approve",
                                      "final_text": "Thank you for writing. We will call you today.",
                                      "acknowledge_block_findings": True})
     assert review.status_code == 200, review.text

@@ -62,7 +62,7 @@ def test_feedback_on_an_unknown_draft_is_404(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(("frame_ancestors", "expected"), [
-    ("", "frame-ancestors 'self'"),
+    ("", "frame-ancestors 'none'"),
     ("https://portal.example.org https://ehr.example.com:8443",
      "frame-ancestors 'self' https://portal.example.org https://ehr.example.com:8443"),
 ])
