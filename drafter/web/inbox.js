@@ -385,6 +385,7 @@ async function decide(body) {
     stopEditing({ keep: false });
     renderDraft(updated);
     state.current = updated;
+    $("detail-meta").textContent = `Status: ${STATUS[updated.status] || updated.status}.`;
     replaceItem(updated);
     $("decision").focus();
     announce(updated.status === "approved" ? "Approved. The portal can now send the reply." : "Rejected.");
