@@ -135,6 +135,7 @@ class DraftRequest(_Strict):
 class DraftStatus(StrEnum):
     """Where a draft is in its life. Only a clinician moves it to approved or rejected."""
 
+    QUEUED = "queued"  # stored; a background worker will draft it (POST /v1/messages, FHIR)
     GENERATING = "generating"
     PENDING_REVIEW = "pending_review"
     NEEDS_CLINICIAN = "needs_clinician"  # a block finding: the clinician must look before approving

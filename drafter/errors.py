@@ -8,7 +8,8 @@
     │   ├── MessageTooLongError       message_too_long  413   65
     │   ├── RequestTooLargeError      request_too_large 413   65
     │   ├── ReviewRuleError           review_invalid    422   65  e.g. approving a block finding unacknowledged
-    │   └── DatasetError              dataset_invalid   422   65  an eval dataset or run folder that cannot be used
+    │   ├── DatasetError              dataset_invalid   422   65  an eval dataset or run folder that cannot be used
+    │   └── FhirResourceError         fhir_invalid      400   65  not a valid FHIR R4 resource (OperationOutcome)
     ├── AuthenticationError           unauthenticated   401   77  no, malformed, unknown, revoked or expired token
     ├── PermissionDeniedError         forbidden         403   77  the token's role may not do this
     ├── RateLimitedError              rate_limited      429   75  too many requests for this token; Retry-After set
@@ -83,6 +84,11 @@ class ReviewRuleError(InputError):
 
 class DatasetError(InputError):
     code = "dataset_invalid"
+
+
+class FhirResourceError(InputError):
+    code = "fhir_invalid"
+    http_status = 400  # FHIR's answer to a resource that fails basic validation; rule violations are 422
 
 
 class NotFoundError(DrafterError):

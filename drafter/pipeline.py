@@ -7,18 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
 from drafter.classify import LANGUAGE_NAMES, categorize, detect_language
 from drafter.domain import DraftRequest, DraftStatus
-from drafter.errors import DraftInterruptedError, EmptyMessageError, LLMBusyError, LLMError, MessageTooLongError
+from drafter.errors import (
+    DrafterError,
+    DraftInterruptedError,
+    EmptyMessageError,
+    LLMBusyError,
+    LLMError,
+    MessageTooLongError,
+)
 from drafter.llm.base import LLM, Delta, LLMRequest, LLMResult
 from drafter.observer import PipelineObserver
 from drafter.prompting import PromptRenderer
-from drafter.storage.models import Draft
-from drafter.storage.repository import DraftStore
+from drafter.storage.models import Draft, Message
+from drafter.storage.repository import DraftStore, FhirOrigin
 from guardrails import Finding, InputContext, OutputContext, Policy, PracticePolicy, Severity, Urgency, run_checks
 from guardrails.checks import emergency_guidance, urgency
 from guardrails.redaction import Redactor, redact_tree
@@ -73,6 +80,15 @@ class _Prepared:
     draft_id: str
     llm_request: LLMRequest
     redactor: Redactor | None
+
+
+def request_of(message: Message) -> DraftRequest:
+    """The draft request a stored message was accepted from."""
+    return DraftRequest.model_validate({
+        "message": {"text": message.text, "subject": message.subject, "sent_at": message.sent_at,
+                    "language": message.language},
+        **message.request,
+    })
 
 
 def _context_text(request: DraftRequest) -> str:
@@ -204,13 +220,15 @@ class Pipeline:
     # -- the whole path --------------------------------------------------------------------------
 
     async def _prepare(self, request: DraftRequest, *, source: str, actor: str,
-                       regenerate: str | None) -> _Prepared:
+                       regenerate: str | None, claimed: str | None = None) -> _Prepared:
         clock = _Clock()
         self.validate(request)
         size = len(request.message.text) + len(_context_text(request))
         findings, level = await self._off_loop(size, self.assess_input, request)
         clock.lap("input_checks")
-        if regenerate:
+        if claimed:  # accepted earlier and claimed by a background worker: nothing new to store
+            draft_id = claimed
+        elif regenerate:
             _, draft_id = await self.store.start_regeneration(
                 regenerate, actor=actor, template_set=self.renderer.template_set.label, backend=self.llm.name)
         else:
@@ -307,6 +325,36 @@ class Pipeline:
                      regenerate: str | None = None) -> AsyncGenerator[Delta | Draft, None]:
         """Like `draft`, yielding the model's text as it arrives and the stored draft last."""
         prep = await self._prepare(request, source=source, actor=actor, regenerate=regenerate)
+        async for event in self._stream_prepared(request, prep):
+            yield event
+
+    async def accept(self, request: DraftRequest, *, source: str = "api", actor: str = "api",
+                     origin: FhirOrigin | None = None) -> tuple[str, str]:
+        """Validate, triage and store the message with a 'queued' draft for a worker; return (message, draft) ids.
+
+        Triage runs now so the inbox sorts the message by urgency before its draft exists.
+        """
+        self.validate(request)
+        _, level = self.assess_input(request)
+        return await self.store.accept(request, urgency=level, source=source, actor=actor,
+                                       template_set=self.renderer.template_set.label, backend=self.llm.name,
+                                       status=DraftStatus.QUEUED, origin=origin)
+
+    async def generate(self, draft_id: str, *, actor: str = "drafter") -> AsyncIterator[Delta | Draft]:
+        """Draft the reply for an accepted draft a worker has claimed; stream like `stream`."""
+        draft = await self.store.get(draft_id)
+        try:
+            request = request_of(draft.message)
+            prep = await self._prepare(request, source=draft.message.source, actor=actor, regenerate=None,
+                                       claimed=draft_id)
+        except DrafterError as exc:  # e.g. a limit lowered since it was accepted: fail it visibly, never leave it
+            await self.store.fail(draft_id, error_code=exc.code, error_message=exc.message, findings=[], attempts=0,
+                                  timings={})
+            raise
+        async for event in self._stream_prepared(request, prep):
+            yield event
+
+    async def _stream_prepared(self, request: DraftRequest, prep: _Prepared) -> AsyncIterator[Delta | Draft]:
         result: LLMResult | None = None
         fallback: Draft | None = None
         try:
@@ -342,9 +390,5 @@ class Pipeline:
     async def regenerate(self, draft_id: str, *, actor: str = "api") -> Draft:
         """Draft again for the message behind a failed or rejected draft."""
         old = await self.store.get(draft_id)
-        request = DraftRequest.model_validate({
-            "message": {"text": old.message.text, "subject": old.message.subject,
-                        "sent_at": old.message.sent_at, "language": old.message.language},
-            **old.message.request,
-        })
-        return await self.draft(request, source=old.message.source, actor=actor, regenerate=draft_id)
+        return await self.draft(request_of(old.message), source=old.message.source, actor=actor,
+                                regenerate=draft_id)

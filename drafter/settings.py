@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     emergency_number: str = "911"
     crisis_line: str = "988"
 
+    # Pre-generation (issue 9): drafts for messages accepted by POST /v1/messages or FHIR are written in the
+    # background by this many in-process workers; the database holds what waits, so a restart loses nothing.
+    pregenerate_workers: int = Field(default=1, ge=1, le=32)
+    pregenerate_queue_size: int = Field(default=100, ge=1, le=100_000)
+    pregenerate_sweep_s: float = Field(default=5.0, gt=0, le=3600)
+    pregenerate_stale_after_s: float = Field(default=600.0, gt=0, le=86_400)
+
     # Service.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     http_keep_alive_s: int = Field(default=75, ge=1, le=3600)  # idle keep-alive of `drafter serve`

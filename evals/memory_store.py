@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from drafter.domain import DraftRequest, DraftStatus
 from drafter.errors import ConflictError, NotFoundError
 from drafter.storage.models import Draft, Message, new_id, utcnow
-from drafter.storage.repository import DraftStore, _finding_rows
+from drafter.storage.repository import DraftStore, FhirOrigin, _finding_rows
 from guardrails import Finding, Urgency
 
 
@@ -27,14 +27,15 @@ class MemoryDraftStore(DraftStore):
         """Always available."""
 
     async def accept(self, request: DraftRequest, *, urgency: Urgency, source: str, actor: str,
-                     template_set: str, backend: str) -> tuple[str, str]:
-        """Keep the message and a 'generating' draft; return their ids."""
+                     template_set: str, backend: str, status: DraftStatus = DraftStatus.GENERATING,
+                     origin: FhirOrigin | None = None) -> tuple[str, str]:
+        """Keep the message and a draft in `status` (evals draft at once: 'generating'); return their ids."""
         now = utcnow()
         message = Message(id=new_id(), received_at=now, sent_at=request.message.sent_at,
                           subject=request.message.subject, text=request.message.text,
                           language=request.message.language, source=source, urgency=urgency.value,
                           urgency_rank=urgency.rank, request={})
-        draft = Draft(id=new_id(), message_id=message.id, status=DraftStatus.GENERATING.value,
+        draft = Draft(id=new_id(), message_id=message.id, status=status.value,
                       urgency_rank=urgency.rank, message_received_at=now, template_set=template_set,
                       backend=backend, created_at=now, prompt_tokens=0, completion_tokens=0, attempts=0, timings={})
         draft.message = message

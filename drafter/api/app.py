@@ -16,10 +16,12 @@ from drafter.api.metrics import router as metrics_router
 from drafter.api.middleware import RequestContext, SecurityHeaders
 from drafter.api.oidc import OIDCVerifier
 from drafter.api.ratelimit import RateLimits
-from drafter.api.routes import drafts, health, me
+from drafter.api.routes import drafts, feedback, fhir, health, inbox, me, messages
 from drafter.api.strict import reject_unknown_query_params
+from drafter.jobs import InProcessDraftJobs
 from drafter.llm.base import LLM
 from drafter.metrics import Metrics
+from drafter.progress import DraftProgress
 from drafter.services import open_services
 from drafter.settings import Settings
 
@@ -34,7 +36,13 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
             app.state.services = services
             app.state.authenticator = Authenticator(
                 services.store, RateLimits(settings), OIDCVerifier(settings) if settings.oidc_enabled else None)
-            yield
+            app.state.progress = DraftProgress()
+            app.state.jobs = InProcessDraftJobs(
+                pipeline=services.pipeline, store=services.store, progress=app.state.progress,
+                workers=settings.pregenerate_workers, queue_size=settings.pregenerate_queue_size,
+                sweep_every_s=settings.pregenerate_sweep_s, stale_after_s=settings.pregenerate_stale_after_s)
+            async with app.state.jobs.running():
+                yield
 
     app = FastAPI(
         title="drafter",
@@ -56,4 +64,8 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
     app.include_router(drafts.router)
     app.include_router(me.router)
     app.include_router(metrics_router)
+    app.include_router(messages.router)
+    app.include_router(feedback.router)
+    app.include_router(fhir.router)
+    app.include_router(inbox.router)
     return app

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from drafter.jobs import DraftJobs
+from drafter.progress import DraftProgress
 from drafter.services import Services
 
 
@@ -16,3 +18,19 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_jobs(request: Request) -> DraftJobs:
+    """The pre-generation queue started in the app lifespan."""
+    jobs: DraftJobs = request.app.state.jobs
+    return jobs
+
+
+def get_progress(request: Request) -> DraftProgress:
+    """Text of drafts being written in this process."""
+    progress: DraftProgress = request.app.state.progress
+    return progress
+
+
+JobsDep = Annotated[DraftJobs, Depends(get_jobs)]
+ProgressDep = Annotated[DraftProgress, Depends(get_progress)]

@@ -33,6 +33,11 @@ def _retry_after(exc: DrafterError) -> dict[str, str] | None:
     return {"Retry-After": str(max(1, math.ceil(wait)))}
 
 
+def retry_after_header(exc: DrafterError) -> dict[str, str] | None:
+    """The Retry-After header an error answer carries, if any (shared with the FHIR routes)."""
+    return _retry_after(exc)
+
+
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():

@@ -32,4 +32,14 @@ ROUTE_POLICY: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/v1/drafts/{draft_id}"): READERS,
     ("POST", "/v1/drafts/{draft_id}/review"): CLINICAL,
     ("POST", "/v1/drafts/{draft_id}/regenerate"): CLINICAL,
+    # inbox (issue 9): the page shell and its assets carry no patient data; everything else needs a token
+    ("GET", "/inbox"): None,
+    ("GET", "/inbox/assets/{name}"): None,
+    ("POST", "/v1/messages"): CLINICAL,
+    ("GET", "/v1/drafts/{draft_id}/events"): READERS,
+    ("POST", "/v1/drafts/{draft_id}/feedback"): CLINICAL,
+    ("GET", "/v1/drafts/{draft_id}/feedback"): READERS,
+    ("POST", "/fhir/Communication"): CLINICAL,
+    ("GET", "/fhir/Communication"): READERS,
+    ("GET", "/fhir/Communication/{resource_id}"): READERS,
 }

@@ -64,6 +64,7 @@ class Draft(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]  # when a pre-generation worker took it (issue 9)
 
     message: Mapped[Message] = relationship(back_populates="drafts")
     findings: Mapped[list[FindingRow]] = relationship(
@@ -153,6 +154,33 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class DraftFeedback(Base):
+    """A clinician's quick verdict on a draft: thumbs up or down plus reason tags (several per draft allowed)."""
+
+    __tablename__ = "draft_feedback"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    draft_id: Mapped[str] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(200))
+    user_name: Mapped[str] = mapped_column(String(200))
+    rating: Mapped[str] = mapped_column(String(8))  # "up" | "down"
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FhirCommunication(Base):
+    """The FHIR Communication a message arrived as: kept to answer in the same thread to the same patient."""
+
+    __tablename__ = "fhir_communications"
+
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(300))  # "Patient/123"
+    sender: Mapped[str | None] = mapped_column(String(300))
+    resource: Mapped[dict[str, Any]]  # as received, with our id
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # Tables of other features live in their own modules; importing them here registers them on Base.

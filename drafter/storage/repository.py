@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from rapidfuzz.distance import Levenshtein
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -19,7 +20,16 @@ from drafter.domain import DraftRequest, DraftStatus
 from drafter.errors import ConflictError, NotFoundError, ReviewRuleError, StorageError
 from drafter.storage.audit import GENESIS, event_hash
 from drafter.storage.engine import session_factory
-from drafter.storage.models import AuditEvent, Draft, FindingRow, Message, Review, utcnow
+from drafter.storage.models import (
+    AuditEvent,
+    Draft,
+    DraftFeedback,
+    FhirCommunication,
+    FindingRow,
+    Message,
+    Review,
+    utcnow,
+)
 from guardrails import Finding, Severity, Urgency
 
 _AUDIT_LOCK_KEY = 0x64726166  # "draf": PostgreSQL advisory lock serialising the audit chain
@@ -70,6 +80,15 @@ def _finding_rows(findings: Sequence[Finding]) -> list[FindingRow]:
                    span_end=f.span[1] if f.span else None, suggestion=f.suggestion)
         for i, f in enumerate(findings)
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class FhirOrigin:
+    """A message that arrived as a FHIR Communication: stored with it so the reply goes to the same thread."""
+
+    resource: dict[str, Any]
+    subject: str
+    sender: str | None
 
 
 class DraftStore:
@@ -157,8 +176,9 @@ class DraftStore:
             raise StorageError(f"The database does not answer ({type(exc).__name__}).") from exc
 
     async def accept(self, request: DraftRequest, *, urgency: Urgency, source: str, actor: str,
-                     template_set: str, backend: str) -> tuple[str, str]:
-        """Store the message and a draft in 'generating' state before any LLM call; return their ids."""
+                     template_set: str, backend: str, status: DraftStatus = DraftStatus.GENERATING,
+                     origin: FhirOrigin | None = None) -> tuple[str, str]:
+        """Store the message and a draft ('generating', or 'queued' for a worker) before any LLM call; return ids."""
         now = utcnow()
         message = Message(
             received_at=now, sent_at=_to_utc(request.message.sent_at), subject=request.message.subject,
@@ -169,9 +189,12 @@ class DraftStore:
         async with self._write() as session:
             session.add(message)
             await session.flush()
-            draft = Draft(message_id=message.id, status=DraftStatus.GENERATING.value, urgency_rank=urgency.rank,
+            draft = Draft(message_id=message.id, status=status.value, urgency_rank=urgency.rank,
                           message_received_at=now, template_set=template_set, backend=backend, created_at=now)
             session.add(draft)
+            if origin is not None:
+                session.add(FhirCommunication(message_id=message.id, subject=origin.subject, sender=origin.sender,
+                                              resource={**origin.resource, "id": message.id}, created_at=now))
             await session.flush()
             await self._audit(session, actor=actor, action="message.received", entity_type="message",
                               entity_id=message.id, details={"source": source, "urgency": urgency.value})
@@ -271,11 +294,13 @@ class DraftStore:
         """Fail drafts still 'generating' that were started before `created_before`; return how many.
 
         A process that dies mid-draft leaves its draft 'generating' with no text (text is only written, whole, by
-        `complete`); this turns it into a visible failure that can be regenerated.
+        `complete`); this turns it into a visible failure that can be regenerated. Drafts a pre-generation worker
+        claimed (`claimed_at` set) are left alone: the job queue takes them up again once they are stale, so
+        pending work resumes instead of failing.
         """
         async with self._write() as session:
             query = select(Draft).where(Draft.status == DraftStatus.GENERATING.value,
-                                        Draft.created_at < created_before)
+                                        Draft.created_at < created_before, Draft.claimed_at.is_(None))
             stale = list((await session.execute(query)).scalars())
             for draft in stale:
                 draft.status, draft.error_code = DraftStatus.FAILED.value, "draft_interrupted"
@@ -344,3 +369,69 @@ class DraftStore:
         """The whole audit chain in order."""
         async with self._read() as session:
             return list((await session.execute(select(AuditEvent).order_by(AuditEvent.seq))).scalars())
+
+    # -- pre-generation, quick feedback and FHIR links (issue 9) ------------------------------------------------
+
+    async def pending_generation(self, *, stale_before: datetime, limit: int = 100) -> list[str]:
+        """Ids of drafts waiting for a worker: queued ones, and 'generating' ones abandoned before `stale_before`."""
+        query = (select(Draft.id).where(self._claimable(stale_before))
+                 .order_by(Draft.urgency_rank, Draft.message_received_at).limit(limit))
+        async with self._read() as session:
+            return list((await session.execute(query)).scalars())
+
+    @staticmethod
+    def _claimable(stale_before: datetime) -> Any:
+        started = func.coalesce(Draft.claimed_at, Draft.created_at)
+        return or_(Draft.status == DraftStatus.QUEUED.value,
+                   (Draft.status == DraftStatus.GENERATING.value) & (started < stale_before))
+
+    async def claim(self, draft_id: str, *, stale_before: datetime) -> bool:
+        """Atomically move a claimable draft to 'generating' for this worker; False if another one has it."""
+        async with self._write() as session:
+            result = await session.execute(
+                update(Draft).where(Draft.id == draft_id, self._claimable(stale_before))
+                .values(status=DraftStatus.GENERATING.value, claimed_at=utcnow()))
+            return bool(getattr(result, "rowcount", 0))
+
+    async def release(self, draft_id: str) -> None:
+        """Put a claimed draft back in the queue (its worker is stopping before it finished)."""
+        async with self._write() as session:
+            await session.execute(update(Draft).where(Draft.id == draft_id,
+                                                      Draft.status == DraftStatus.GENERATING.value)
+                                  .values(status=DraftStatus.QUEUED.value, claimed_at=None))
+
+    async def add_feedback(self, draft_id: str, *, user_id: str, user_name: str, rating: str, tags: Sequence[str],
+                           comment: str | None) -> DraftFeedback:
+        """Record a clinician's quick feedback on a draft (any status but superseded)."""
+        async with self._write() as session:
+            draft = await session.get(Draft, draft_id)
+            if draft is None:
+                raise NotFoundError(f"No draft with id {draft_id}.")
+            row = DraftFeedback(draft_id=draft_id, user_id=user_id, user_name=user_name, rating=rating,
+                                tags=list(tags), comment=comment, created_at=utcnow())
+            session.add(row)
+            await session.flush()
+            await self._audit(session, actor=user_id, action="draft.feedback", entity_type="draft",
+                              entity_id=draft_id, details={"rating": rating, "tags": sorted(tags)})
+            return row
+
+    async def feedback(self, draft_id: str) -> list[DraftFeedback]:
+        """All feedback on a draft, oldest first (404 for an unknown draft)."""
+        async with self._read() as session:
+            if await session.get(Draft, draft_id) is None:
+                raise NotFoundError(f"No draft with id {draft_id}.")
+            query = select(DraftFeedback).where(DraftFeedback.draft_id == draft_id).order_by(DraftFeedback.created_at)
+            return list((await session.execute(query)).scalars())
+
+    async def fhir_communication(self, message_id: str) -> FhirCommunication | None:
+        """The Communication a message arrived as, or None (unknown id or not from FHIR)."""
+        async with self._read() as session:
+            return await session.get(FhirCommunication, message_id)
+
+    async def approved_reply(self, message_id: str) -> Draft | None:
+        """The approved draft answering a message, loaded with its review, or None while there is none."""
+        query = (select(Draft).where(Draft.message_id == message_id, Draft.status == DraftStatus.APPROVED.value)
+                 .options(selectinload(Draft.message), selectinload(Draft.findings), selectinload(Draft.review))
+                 .order_by(Draft.created_at.desc()).limit(1))
+        async with self._read() as session:
+            return (await session.execute(query)).scalar_one_or_none()

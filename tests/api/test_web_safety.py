@@ -82,11 +82,15 @@ def test_patient_script_never_comes_back_unescaped_in_html(client: TestClient, f
     for (method, template) in sorted(ROUTE_POLICY):
         if method != "GET":
             continue
-        page = admin.get(template.format(draft_id=draft_id))
+        page = admin.get(template.format(draft_id=draft_id, resource_id=draft_id, name="inbox.js"))
         kind = page.headers.get("content-type", "")
         if kind.startswith("text/html"):
             seen_html += 1
             assert SCRIPT not in page.text and IMG not in page.text, template
+        elif kind.startswith(("text/javascript", "text/css")):  # the inbox's static assets (issue 9)
+            assert SCRIPT not in page.text and IMG not in page.text, template
+        elif kind.startswith("text/event-stream"):  # draft events (issue 9): JSON data lines, never sniffed as HTML
+            assert page.headers["x-content-type-options"] == "nosniff"
         else:
             assert not kind.startswith(("text/", "application/xhtml")), (template, kind)
             if SCRIPT in json.dumps(page.json() if "json" in kind else {}):

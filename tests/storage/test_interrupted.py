@@ -6,11 +6,13 @@ from datetime import timedelta
 
 import pytest
 
+from drafter.domain import DraftStatus
 from drafter.recovery import MESSAGE, drafting_deadline_s, sweep_at_startup
 from drafter.settings import Settings
 from drafter.storage.models import utcnow
 from drafter.storage.repository import DraftStore
-from tests.storage.support import accept, complete, fail
+from guardrails import Urgency
+from tests.storage.support import accept, complete, fail, request
 
 pytestmark = pytest.mark.anyio
 
@@ -49,3 +51,17 @@ async def test_the_startup_sweep_spares_recent_drafts_only_on_postgresql(store: 
     # older than the deadline: interrupted on both
     assert await store.mark_interrupted(created_before=utcnow() + timedelta(seconds=1), error_message=MESSAGE) \
         == (0 if sqlite else 1)
+
+
+async def test_drafts_claimed_by_a_pre_generation_worker_are_left_to_the_queue(store: DraftStore) -> None:
+    # A worker that died mid-draft leaves its claimed draft 'generating'; the job queue retakes it once stale
+    # (pending work resumes), so the interrupted-draft sweep must not turn it into a failure.
+    _, queued = await store.accept(request("My knee hurts when I climb stairs."), urgency=Urgency.ROUTINE,
+                                   source="test", actor="tester", template_set="default", backend="fake",
+                                   status=DraftStatus.QUEUED)
+    assert await store.claim(queued, stale_before=utcnow())
+    _, on_demand = await accept(store)
+    assert await store.mark_interrupted(created_before=utcnow() + timedelta(seconds=1), error_message=MESSAGE) == 1
+    assert (await store.get(on_demand)).status == "failed"
+    assert (await store.get(queued)).status == "generating"
+    assert await store.pending_generation(stale_before=utcnow() + timedelta(seconds=1)) == [queued]

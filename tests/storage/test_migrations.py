@@ -22,6 +22,7 @@ from tests.storage.support import accept
 pytestmark = pytest.mark.anyio
 
 TABLES = {"messages", "drafts", "findings", "reviews", "audit_events"}
+TABLES |= {"draft_feedback", "fhir_communications"}  # 0004 inbox
 TABLES |= {"users", "api_tokens"}  # issue 7
 TABLES |= {"eval_runs", "eval_cases"}  # issue 6
 
