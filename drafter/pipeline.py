@@ -351,10 +351,13 @@ class Pipeline:
             await self.store.fail(draft_id, error_code=exc.code, error_message=exc.message, findings=[], attempts=0,
                                   timings={})
             raise
-        async for event in self._stream_prepared(request, prep):
+        # A worker cancelled mid-draft (shutdown) hands the draft back to the queue itself (jobs.py), so the next
+        # start writes it; marking it interrupted here would turn pending work into a failure.
+        async for event in self._stream_prepared(request, prep, mark_interrupted=False):
             yield event
 
-    async def _stream_prepared(self, request: DraftRequest, prep: _Prepared) -> AsyncIterator[Delta | Draft]:
+    async def _stream_prepared(self, request: DraftRequest, prep: _Prepared, *,
+                               mark_interrupted: bool = True) -> AsyncIterator[Delta | Draft]:
         result: LLMResult | None = None
         fallback: Draft | None = None
         try:
@@ -367,6 +370,8 @@ class Pipeline:
                 raise LLMError("The language model stream ended without a result.")
         except (asyncio.CancelledError, GeneratorExit):
             # The consumer went away (client disconnect): no half-written draft, a clear status instead.
+            if not mark_interrupted:
+                raise
             prep.clock.lap("llm")
             interrupted = DraftInterruptedError("Drafting stopped before the draft was finished (the client went "
                                                 "away); regenerate it.")

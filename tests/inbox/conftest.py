@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from drafter.settings import Settings
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """The shared test settings plus a 50 ms sweep of the database for waiting drafts."""
-    return Settings(database_url=f"sqlite:///{tmp_path}/drafter.db", llm_base_url="http://llm.invalid/v1",
-                    llm_api_key="test-key", after_hours_phone="555-0100", practice_name="Test Clinic",
-                    pregenerate_sweep_s=0.05)
-
+def settings(settings: Settings) -> Settings:
+    """The shared test settings (tests/conftest.py) plus a 50 ms sweep of the database for waiting drafts."""
+    return Settings(**settings.model_dump(exclude_unset=True), pregenerate_sweep_s=0.05, _env_file=None)  # type: ignore[call-arg]
