@@ -124,19 +124,30 @@ class DraftList(BaseModel):
     offset: int
 
 
+VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"  # JSON Schema pattern: contains at least one visible character
+
+
 class ReviewCreate(BaseModel):
     """A clinician's decision on a draft."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # The rules below, stated in the schema too (documented only; the validators enforce them with clear messages).
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={
+        "if": {"properties": {"decision": {"const": "reject"}}},
+        "then": {"required": ["reason"], "properties": {"reason": {"type": "string", "pattern": VISIBLE}}}})
 
     decision: Literal["approve", "reject"]
-    reviewer: str = Field(min_length=1, max_length=200, description="Who decided (replaced by the token's user "
-                                                                     "once authentication is on).")
-    final_text: str | None = Field(default=None, max_length=20_000,
+    final_text: str | None = Field(default=None, max_length=20_000, json_schema_extra={"pattern": VISIBLE},
                                    description="The text as approved, if the clinician edited the draft.")
     reason: str | None = Field(default=None, max_length=2_000, description="Required when rejecting.")
     acknowledge_block_findings: bool = Field(
-        default=False, description="Must be true to approve a draft that has a block finding.")
+        default=False, strict=True, description="Must be true to approve a draft that has a block finding.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_reviewer(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "reviewer" in data:
+            raise ValueError("reviewer is not accepted: the reviewer is the user of the API token; remove it")
+        return data
 
     @model_validator(mode="after")
     def _rules(self) -> ReviewCreate:
@@ -164,3 +175,11 @@ class ErrorBody(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "ready", "not_ready"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class Me(BaseModel):
+    """The caller, as the API token (or OIDC access token) identifies them."""
+
+    user_id: str
+    name: str
+    role: Literal["clinician", "qa", "admin"]
