@@ -59,7 +59,8 @@ def from_loopback(request: Request) -> bool:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    """Prometheus text format: counts, durations and codes only, no patient information. Loopback only."""
+    """Prometheus text format: counts, durations and codes only, no patient information. Loopback only
+    (drafter.api.policy.LOOPBACK_ONLY)."""
     if not from_loopback(request):
         raise PermissionDeniedError("GET /metrics answers only on loopback, without a proxy in between: scrape it "
                                     "from the same host or pod (e.g. a Prometheus agent or sidecar).")

@@ -35,3 +35,7 @@ ROUTE_POLICY: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/v1/drafts/{draft_id}/review"): CLINICAL,
     ("POST", "/v1/drafts/{draft_id}/regenerate"): CLINICAL,
 }
+
+# Public routes that, besides, answer only callers on loopback with no proxy header (403 otherwise); the route
+# itself enforces it (drafter.api.metrics.from_loopback).
+LOOPBACK_ONLY: frozenset[tuple[str, str]] = frozenset({("GET", "/metrics")})

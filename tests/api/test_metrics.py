@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from drafter.api.app import create_app
-from drafter.api.policy import ROUTE_POLICY
+from drafter.api.policy import LOOPBACK_ONLY, ROUTE_POLICY
 from drafter.errors import LLMUnavailableError
 from drafter.llm.base import LLMResult, Usage
 from drafter.settings import Settings
@@ -126,6 +126,7 @@ def test_queue_depth_is_a_gauge_others_set(scraper: TestClient) -> None:
 def test_metrics_is_public_only_on_loopback_without_a_proxy(app_client: TestClient, client: TestClient,
                                                             scraper: TestClient) -> None:
     assert ROUTE_POLICY[("GET", "/metrics")] is None  # no token: a scraper holds no credential that reads drafts
+    assert ("GET", "/metrics") in LOOPBACK_ONLY
     assert scraper.get("/metrics").status_code == 200
     remote = TestClient(app_client.app, raise_server_exceptions=False, client=("203.0.113.9", 40000))
     remote.portal = app_client.portal
