@@ -319,16 +319,21 @@ def measure_level(concurrency: int, latency_ms: float, drafts: int, repeats: int
     return level
 
 
+def _verdict(added: list[float], target: float) -> bool | None:
+    """Met or not; None (no verdict) when the service came out faster than the bare client, which only happens
+    when the bare side itself was starved of CPU (its tail then says nothing about drafter)."""
+    median = statistics.median(added)
+    return None if median < 0 else median <= target
+
+
 def _rows(levels: list[Level]) -> list[Row]:
     rows: list[Row] = []
     for lv in levels:
         tag = f"c={lv.concurrency}"
         p50, p99, ratio = lv.added(50), lv.added(99), lv.ratios()
         rows += [
-            Row("overhead", f"{tag}: added p50 ms", spread(p50), f"<= {TARGET_P50_MS:g}",
-                statistics.median(p50) <= TARGET_P50_MS),
-            Row("overhead", f"{tag}: added p99 ms", spread(p99), f"<= {TARGET_P99_MS:g}",
-                statistics.median(p99) <= TARGET_P99_MS),
+            Row("overhead", f"{tag}: added p50 ms", spread(p50), f"<= {TARGET_P50_MS:g}", _verdict(p50, TARGET_P50_MS)),
+            Row("overhead", f"{tag}: added p99 ms", spread(p99), f"<= {TARGET_P99_MS:g}", _verdict(p99, TARGET_P99_MS)),
             Row("overhead", f"{tag}: throughput service/bare", spread(ratio, "{:.3f}x"), f">= {TARGET_RATIO:g}x",
                 statistics.median(ratio) >= TARGET_RATIO),
             Row("overhead", f"{tag}: service process CPU ms per draft", spread(lv.service_cpu_ms())),
