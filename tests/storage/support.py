@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from drafter.domain import DraftRequest, DraftStatus
 from drafter.storage.models import Draft
 from drafter.storage.repository import DraftStore
@@ -48,3 +51,12 @@ async def reviewable(store: DraftStore, *, text: str = DRAFT_TEXT, findings: Seq
     await complete(store, draft_id, text=text, findings=findings,
                    status=DraftStatus.NEEDS_CLINICIAN if blocked else DraftStatus.PENDING_REVIEW)
     return draft_id
+
+
+async def lift_append_only(conn: AsyncConnection) -> None:
+    """Drop the audit table's append-only triggers, as an insider with schema rights could (tamper tests)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("DROP TRIGGER audit_events_append_only ON audit_events"))
+    else:
+        await conn.execute(text("DROP TRIGGER audit_events_no_update"))
+        await conn.execute(text("DROP TRIGGER audit_events_no_delete"))

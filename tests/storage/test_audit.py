@@ -11,7 +11,7 @@ from sqlalchemy import update
 from drafter.storage.audit import GENESIS, event_hash
 from drafter.storage.models import AuditEvent
 from drafter.storage.repository import DraftStore
-from tests.storage.support import BLOCK, accept, complete, fail, reviewable
+from tests.storage.support import BLOCK, accept, complete, fail, lift_append_only, reviewable
 
 pytestmark = pytest.mark.anyio
 
@@ -84,6 +84,7 @@ async def test_tampering_with_a_stored_event_is_detected(store: DraftStore) -> N
     assert broken_links(events) == []
 
     async with store.engine.begin() as conn:
+        await lift_append_only(conn)  # the table refuses updates; an insider with schema rights drops that first
         await conn.execute(update(AuditEvent).where(AuditEvent.seq == events[1].seq)
                            .values(details={"source": "forged", "urgency": "routine"}))
     assert broken_links(await store.audit_events()) == [events[1].seq]

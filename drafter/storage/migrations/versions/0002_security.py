@@ -1,4 +1,6 @@
-"""Users and API tokens (stored hashed); the audit chain cannot fork (one successor per event).
+"""Users and API tokens (stored hashed); the audit chain cannot fork (one successor per event) and refuses
+UPDATE and DELETE (a trigger per backend), so only someone who can change the schema can tamper with it, and
+`drafter audit verify` catches that.
 
 Revision ID: 0002
 Revises: 0001
@@ -37,9 +39,24 @@ def upgrade() -> None:
     )
     op.create_index("ix_api_tokens_user_id", "api_tokens", ["user_id"])
     op.create_index("ux_audit_events_prev_hash", "audit_events", ["prev_hash"], unique=True)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN RAISE EXCEPTION 'audit_events is append-only'; END $$")
+        op.execute("CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events "
+                   "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()")
+    else:
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(f"CREATE TRIGGER audit_events_no_{verb.lower()} BEFORE {verb} ON audit_events "
+                       "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events")
+        op.execute("DROP FUNCTION IF EXISTS audit_events_append_only()")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS audit_events_no_update")
+        op.execute("DROP TRIGGER IF EXISTS audit_events_no_delete")
     op.drop_index("ux_audit_events_prev_hash", table_name="audit_events")
     op.drop_index("ix_api_tokens_user_id", table_name="api_tokens")
     op.drop_table("api_tokens")
