@@ -25,14 +25,18 @@ async def _drive(base_llm: str, db: Path, drafts: int, concurrency: int, profile
     from pyinstrument import Profiler
 
     from drafter.api.app import create_app
+    from drafter.identity import Role
     from drafter.settings import Settings
 
     settings = Settings(llm_base_url=base_llm, llm_api_key="bench", llm_model="fake-model",
-                        database_url=f"sqlite:///{db}", log_level="WARNING")
+                        database_url=f"sqlite:///{db}", log_level="WARNING",
+                        rate_limit="1000000/minute")
     app = create_app(settings)
     messages = patient_messages()
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+        _, token = await app.state.authenticator.accounts.create_user("profile", Role.CLINICIAN, actor="bench")
+        client.headers["Authorization"] = f"Bearer {token}"
         for text in messages[:10]:  # warm-up: first-use imports and caches
             (await client.post("/v1/drafts", json={"message": {"text": text}})).raise_for_status()
         counter = iter(range(drafts))

@@ -12,8 +12,8 @@ Then, in this process, it alternates blocks of the same number of requests from 
 workers (closed loop):
 
 * bare    - `AsyncOpenAI.chat.completions.create` with the exact chat prompt drafter renders for the message;
-* service - `POST /v1/drafts` with the message (input checks, SQLite store, render, the same call, output checks,
-            store, JSON response).
+* service - `POST /v1/drafts` with the message, as a clinician with an API token (token check, input checks,
+            SQLite store, render, the same call, output checks, store, JSON response).
 
 Patient messages are consumer health questions from MeQSum (Ben Abacha & Demner-Fushman, ACL 2019, CC BY 4.0),
 read from ../shared/data/meqsum.csv.
@@ -53,6 +53,7 @@ MEQSUM = PROJECT_ROOT.parent / "shared" / "data" / "meqsum.csv"
 DRAFTER = Path(sys.executable).parent / "drafter"
 REPLY_WORDS = 150
 PIDS: dict[str, int] = {}  # base URL -> process id of the fake server or the service started for it
+TOKENS: dict[str, str] = {}  # service base URL -> a clinician's API token
 
 TARGET_P50_MS, TARGET_P99_MS, TARGET_RATIO = 2.0, 10.0, 0.9
 
@@ -161,13 +162,19 @@ def fake_server(latency_ms: float) -> Iterator[str]:
 
 @contextlib.contextmanager
 def service(llm_base_url: str, database_url: str | None, workdir: Path) -> Iterator[str]:
-    """`drafter serve` against the fake server; yields the service's base URL once /readyz answers 200."""
+    """`drafter serve` against the fake server; yields the service's base URL once it answers (the clinician
+    token for it is in TOKENS[url])."""
     port = _free_port()
+    # The per-token rate limit is lifted: the bench measures drafting, not the limiter's 429s.
     env = _clean_env(DRAFTER_LLM_BASE_URL=llm_base_url, DRAFTER_LLM_API_KEY="bench", DRAFTER_LLM_MODEL="fake-model",
                      DRAFTER_DATABASE_URL=database_url or f"sqlite:///{workdir}/bench.db",
-                     DRAFTER_LOG_LEVEL="WARNING")
+                     DRAFTER_LOG_LEVEL="WARNING", DRAFTER_RATE_LIMIT="1000000/minute")
     base = f"http://127.0.0.1:{port}"
-    with _process([str(DRAFTER), "serve", "--port", str(port)], env, f"{base}/readyz", "drafter serve",
+    subprocess.run([str(DRAFTER), "db", "upgrade"], env=env, cwd=workdir, check=True, capture_output=True)
+    created = subprocess.run([str(DRAFTER), "users", "create", "--name", f"bench-{port}", "--role", "clinician"],
+                             env=env, cwd=workdir, check=True, capture_output=True, text=True)
+    TOKENS[base] = created.stdout.split()[-1]  # the CLI prints the new token as the last word
+    with _process([str(DRAFTER), "serve", "--port", str(port)], env, f"{base}/healthz", "drafter serve",
                   workdir) as pid:
         PIDS[base] = pid
         yield base
@@ -243,7 +250,8 @@ async def run_service(base_url: str, messages: list[str], n: int, concurrency: i
     """N drafts through POST /v1/drafts; keeps the service's own timings.overhead_ms too."""
     block = Block("service")
     limits = httpx.Limits(max_connections=concurrency + 4, max_keepalive_connections=concurrency + 4)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+    headers = {"Authorization": f"Bearer {TOKENS[base_url]}"}
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60, headers=headers) as client:
 
         async def call(i: int) -> float:
             response = await client.post("/v1/drafts", json={"message": {"text": messages[i % len(messages)]}})
@@ -311,16 +319,21 @@ def measure_level(concurrency: int, latency_ms: float, drafts: int, repeats: int
     return level
 
 
+def _verdict(added: list[float], target: float) -> bool | None:
+    """Met or not; None (no verdict) when the service came out faster than the bare client, which only happens
+    when the bare side itself was starved of CPU (its tail then says nothing about drafter)."""
+    median = statistics.median(added)
+    return None if median < 0 else median <= target
+
+
 def _rows(levels: list[Level]) -> list[Row]:
     rows: list[Row] = []
     for lv in levels:
         tag = f"c={lv.concurrency}"
         p50, p99, ratio = lv.added(50), lv.added(99), lv.ratios()
         rows += [
-            Row("overhead", f"{tag}: added p50 ms", spread(p50), f"<= {TARGET_P50_MS:g}",
-                statistics.median(p50) <= TARGET_P50_MS),
-            Row("overhead", f"{tag}: added p99 ms", spread(p99), f"<= {TARGET_P99_MS:g}",
-                statistics.median(p99) <= TARGET_P99_MS),
+            Row("overhead", f"{tag}: added p50 ms", spread(p50), f"<= {TARGET_P50_MS:g}", _verdict(p50, TARGET_P50_MS)),
+            Row("overhead", f"{tag}: added p99 ms", spread(p99), f"<= {TARGET_P99_MS:g}", _verdict(p99, TARGET_P99_MS)),
             Row("overhead", f"{tag}: throughput service/bare", spread(ratio, "{:.3f}x"), f">= {TARGET_RATIO:g}x",
                 statistics.median(ratio) >= TARGET_RATIO),
             Row("overhead", f"{tag}: service process CPU ms per draft", spread(lv.service_cpu_ms())),

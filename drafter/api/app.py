@@ -57,8 +57,8 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestor_list)
-    app.add_middleware(RequestContext)  # every answer, 413s included, carries the request id
-    app.add_middleware(RequestMetrics, metrics=metrics)  # added last = outermost: times the whole request
+    app.add_middleware(RequestMetrics, metrics=metrics)  # times the whole request, 413s and auth refusals included
+    app.add_middleware(RequestContext)  # outermost of ours: every answer, 413s included, carries the request id
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(drafts.router)

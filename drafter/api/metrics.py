@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from drafter.api.auth import Role, require
+from drafter.errors import PermissionDeniedError
 from drafter.metrics import Metrics
 
 router = APIRouter(tags=["metrics"])
 
 UNMATCHED = "<unmatched>"  # requests no route took (404s): one label value, never the raw path
+_PROXY_HEADERS = (b"forwarded", b"x-forwarded-for", b"x-real-ip")
 
 
 class RequestMetrics:
@@ -44,8 +46,23 @@ class RequestMetrics:
                 time.perf_counter() - started)
 
 
-@router.get("/metrics", include_in_schema=False, dependencies=[Depends(require(Role.QA))])
+def from_loopback(request: Request) -> bool:
+    """True when the peer is a loopback address and no proxy relayed the request (a reverse proxy on the same
+    host would otherwise make every outside caller look local)."""
+    host = request.client.host if request.client else ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+    return loopback and not any(name in _PROXY_HEADERS for name, _ in request.scope.get("headers", []))
+
+
+@router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    """Prometheus text format: counts, durations and codes only, no patient information."""
+    """Prometheus text format: counts, durations and codes only, no patient information. Loopback only
+    (drafter.api.policy.LOOPBACK_ONLY)."""
+    if not from_loopback(request):
+        raise PermissionDeniedError("GET /metrics answers only on loopback, without a proxy in between: scrape it "
+                                    "from the same host or pod (e.g. a Prometheus agent or sidecar).")
     body, content_type = request.app.state.metrics.exposition()
     return Response(body, media_type=content_type, headers={"Cache-Control": "no-store"})

@@ -21,11 +21,13 @@ ROUTE_POLICY: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/docs"): None,
     ("GET", "/docs/oauth2-redirect"): None,
     ("GET", "/redoc"): None,
+    # Prometheus: no patient data (tests/api/test_metrics.py), but operational detail, so no token is asked for
+    # only from loopback without a proxy in between (drafter.api.metrics): a scraper on the same host or pod needs
+    # no credential that could also read drafts.
+    ("GET", "/metrics"): None,
     # any signed-in user
     ("GET", "/readyz"): ANY_ROLE,
     ("GET", "/v1/me"): ANY_ROLE,
-    # operations: Prometheus scrapes with a qa (or admin) token; counts and timings only, no patient data
-    ("GET", "/metrics"): frozenset({Role.QA}),
     # drafts
     ("POST", "/v1/drafts"): CLINICAL,
     ("GET", "/v1/drafts"): READERS,
@@ -43,3 +45,7 @@ ROUTE_POLICY: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/fhir/Communication"): READERS,
     ("GET", "/fhir/Communication/{resource_id}"): READERS,
 }
+
+# Public routes that, besides, answer only callers on loopback with no proxy header (403 otherwise); the route
+# itself enforces it (drafter.api.metrics.from_loopback).
+LOOPBACK_ONLY: frozenset[tuple[str, str]] = frozenset({("GET", "/metrics")})

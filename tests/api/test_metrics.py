@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,7 +9,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from drafter.api.app import create_app
-from drafter.api.auth import Role
+from drafter.api.policy import LOOPBACK_ONLY, ROUTE_POLICY
 from drafter.errors import LLMUnavailableError
 from drafter.llm.base import LLMResult, Usage
 from drafter.settings import Settings
@@ -20,15 +19,20 @@ PATIENT_TEXT = "I am Rosalind Quibble, phone 555-867-5309, and my knee hurts whe
 FLAGGED_REPLY = "There is nothing to worry about. Stop taking your ibuprofen and double the other one."
 
 
+LOOPBACK = ("127.0.0.1", 50123)
+
+
 @pytest.fixture
-def scraper(client_for: Callable[[Role | str], TestClient]) -> TestClient:
-    """Prometheus's view: /metrics needs a qa (or admin) token."""
-    return client_for(Role.QA)
+def scraper(app_client: TestClient) -> TestClient:
+    """A Prometheus scraper on the same host: the running app, from a loopback address, with no token."""
+    local = TestClient(app_client.app, raise_server_exceptions=False, client=LOOPBACK)
+    local.portal = app_client.portal  # the services live on the lifespan's event loop
+    return local
 
 
-def samples(client: TestClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+def samples(scraper: TestClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     """Every sample of /metrics as {(name, labels): value}."""
-    response = client.get("/metrics")
+    response = scraper.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return {(s.name, frozenset(s.labels.items())): s.value
@@ -50,8 +54,8 @@ def draft(client: TestClient, fake_llm: FakeLLM, reply: str | BaseException | LL
     (FLAGGED_REPLY, "needs_clinician", 201),
     (LLMUnavailableError("The model endpoint is down."), "failed", 503),
 ], ids=["pending", "needs-clinician", "failed"])
-def test_a_draft_is_counted_by_status(client: TestClient, fake_llm: FakeLLM, reply: Any, status: str,
-                                      http_status: int, scraper: TestClient) -> None:
+def test_a_draft_is_counted_by_status(client: TestClient, scraper: TestClient, fake_llm: FakeLLM, reply: Any,
+                                      status: str, http_status: int) -> None:
     before = samples(scraper)
     response = draft(client, fake_llm, reply)
     assert response.status_code == http_status, response.text
@@ -65,7 +69,7 @@ def test_a_draft_is_counted_by_status(client: TestClient, fake_llm: FakeLLM, rep
     assert value(after, "drafter_pipeline_step_duration_seconds_count", step="input_checks") == 1
 
 
-def test_tokens_findings_and_steps(client: TestClient, fake_llm: FakeLLM, scraper: TestClient) -> None:
+def test_tokens_findings_and_steps(client: TestClient, scraper: TestClient, fake_llm: FakeLLM) -> None:
     body = draft(client, fake_llm, LLMResult(text=FLAGGED_REPLY, model="fake-model", usage=Usage(300, 17))).json()
     got = samples(scraper)
     assert value(got, "drafter_llm_tokens_total", backend="fake", kind="prompt") == 300
@@ -81,8 +85,8 @@ def test_tokens_findings_and_steps(client: TestClient, fake_llm: FakeLLM, scrape
     assert value(got, "drafter_draft_overhead_seconds_count") == 1
 
 
-def test_routes_are_labelled_by_template_never_by_raw_path(client: TestClient, fake_llm: FakeLLM,
-                                                           scraper: TestClient) -> None:
+def test_routes_are_labelled_by_template_never_by_raw_path(client: TestClient, scraper: TestClient,
+                                                           fake_llm: FakeLLM) -> None:
     draft_id = draft(client, fake_llm, GOOD_REPLY).json()["id"]
     assert client.get(f"/v1/drafts/{draft_id}").status_code == 200
     assert client.get("/v1/drafts/not-a-draft").status_code == 404
@@ -97,7 +101,7 @@ def test_routes_are_labelled_by_template_never_by_raw_path(client: TestClient, f
     assert draft_id not in scraper.get("/metrics").text
 
 
-def test_metrics_carry_no_phi(client: TestClient, fake_llm: FakeLLM, scraper: TestClient) -> None:
+def test_metrics_carry_no_phi(client: TestClient, scraper: TestClient, fake_llm: FakeLLM) -> None:
     reply = "Thank you, Rosalind. We have your number 555-867-5309 on file and will call you about your knee."
     body = draft(client, fake_llm, reply).json()
     text = scraper.get("/metrics").text
@@ -108,12 +112,28 @@ def test_metrics_carry_no_phi(client: TestClient, fake_llm: FakeLLM, scraper: Te
 def test_each_app_has_its_own_registry(settings: Settings, fake_llm: FakeLLM, client: TestClient,
                                        scraper: TestClient) -> None:
     draft(client, fake_llm, GOOD_REPLY)
-    with TestClient(create_app(settings, llm=FakeLLM()), headers=dict(scraper.headers)) as other:
+    with TestClient(create_app(settings, llm=FakeLLM()), client=LOOPBACK) as other:
         assert value(samples(other), "drafter_drafts_total", status="pending_review") == 0
     assert value(samples(scraper), "drafter_drafts_total", status="pending_review") == 1
 
 
-def test_queue_depth_is_a_gauge_others_set(client: TestClient, scraper: TestClient) -> None:
-    gauge = client.app.state.metrics.queue_depth  # type: ignore[attr-defined]
+def test_queue_depth_is_a_gauge_others_set(scraper: TestClient) -> None:
+    gauge = scraper.app.state.metrics.queue_depth  # type: ignore[attr-defined]
     gauge.labels(queue="drafts").set(7)
     assert value(samples(scraper), "drafter_queue_depth", queue="drafts") == 7
+
+
+def test_metrics_is_public_only_on_loopback_without_a_proxy(app_client: TestClient, client: TestClient,
+                                                            scraper: TestClient) -> None:
+    assert ROUTE_POLICY[("GET", "/metrics")] is None  # no token: a scraper holds no credential that reads drafts
+    assert ("GET", "/metrics") in LOOPBACK_ONLY
+    assert scraper.get("/metrics").status_code == 200
+    remote = TestClient(app_client.app, raise_server_exceptions=False, client=("203.0.113.9", 40000))
+    remote.portal = app_client.portal
+    for caller, headers in [(remote, {}), (client, {}),  # another address; the test client's non-IP peer name
+                            (scraper, {"X-Forwarded-For": "203.0.113.9"}), (scraper, {"Forwarded": "for=203.0.113.9"}),
+                            (scraper, {"X-Real-IP": "203.0.113.9"})]:
+        response = caller.get("/metrics", headers=headers)
+        assert response.status_code == 403, headers
+        assert response.json()["error"]["code"] == "forbidden"
+        assert "drafter_" not in response.text
