@@ -18,6 +18,8 @@ from drafter.settings import Settings
 from drafter.storage.engine import create_engine
 from drafter.storage.migrate import upgrade
 from drafter.storage.repository import DraftStore
+from drafter.templates.resolver import TemplateResolver
+from drafter.templates.store import TemplateStore, files_of_dir
 from guardrails import PolicyError, PracticePolicy, load_policy
 from guardrails.checks import readability
 
@@ -29,6 +31,7 @@ class Services:
     llm: LLM
     pipeline: Pipeline
     local: LocalModelServer | None
+    templates: TemplateResolver | None = None
 
     async def readiness(self) -> dict[str, str]:
         """'ok' or a short reason per dependency; the service is ready when all are 'ok'."""
@@ -61,6 +64,14 @@ def pipeline_config(settings: Settings, *, demo_model: bool) -> PipelineConfig:
     )
 
 
+async def _template_resolver(settings: Settings, store: DraftStore, renderer: PromptRenderer) -> TemplateResolver:
+    """Template sets live in the database; the files in prompts/ seed version 1 (see TemplateStore.seed)."""
+    template_store = TemplateStore(store)
+    folder = settings.prompts_dir / settings.template_set
+    await template_store.seed(settings.template_set, files_of_dir(folder), origin=f"prompts/{settings.template_set}")
+    return TemplateResolver(template_store, default_set=settings.template_set)
+
+
 @asynccontextmanager
 async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: bool = True) -> AsyncIterator[Services]:
     """Engine, migrations, templates, guardrail policy and LLM backend; closed in reverse on exit."""
@@ -75,6 +86,7 @@ async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: 
         if migrate:
             await upgrade(engine)
         store = DraftStore(engine)
+        templates = await _template_resolver(settings, store, renderer)
         async with contextlib.AsyncExitStack() as stack:
             if llm is None:
                 backend = await stack.enter_async_context(open_backend(settings))
@@ -82,7 +94,7 @@ async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: 
             else:
                 local, demo = None, False
             pipeline = Pipeline(llm=llm, store=store, renderer=renderer, policy=policy,
-                                config=pipeline_config(settings, demo_model=demo))
-            yield Services(settings, store, llm, pipeline, local)
+                                config=pipeline_config(settings, demo_model=demo), templates=templates)
+            yield Services(settings, store, llm, pipeline, local, templates=templates)
     finally:
         await engine.dispose()

@@ -120,7 +120,7 @@ class DraftStore:
             raise StorageError(f"The database does not answer ({type(exc).__name__}).") from exc
 
     async def accept(self, request: DraftRequest, *, urgency: Urgency, source: str, actor: str,
-                     template_set: str, backend: str) -> tuple[str, str]:
+                     template_set: str, backend: str, template_version_id: str | None = None) -> tuple[str, str]:
         """Store the message and a draft in 'generating' state before any LLM call; return their ids."""
         now = utcnow()
         message = Message(
@@ -133,7 +133,8 @@ class DraftStore:
             session.add(message)
             await session.flush()
             draft = Draft(message_id=message.id, status=DraftStatus.GENERATING.value, urgency_rank=urgency.rank,
-                          message_received_at=now, template_set=template_set, backend=backend, created_at=now)
+                          message_received_at=now, template_set=template_set, backend=backend, created_at=now,
+                          template_version_id=template_version_id)
             session.add(draft)
             await session.flush()
             await self._audit(session, actor=actor, action="message.received", entity_type="message",
@@ -141,7 +142,7 @@ class DraftStore:
             return message.id, draft.id
 
     async def start_regeneration(self, draft_id: str, *, actor: str, template_set: str,
-                                 backend: str) -> tuple[str, str]:
+                                 backend: str, template_version_id: str | None = None) -> tuple[str, str]:
         """A new 'generating' draft for the same message; the old one is superseded unless it was rejected."""
         async with self._write() as session:
             old = await session.get(Draft, draft_id)
@@ -154,7 +155,7 @@ class DraftStore:
                 old.status = DraftStatus.SUPERSEDED.value
             draft = Draft(message_id=old.message_id, status=DraftStatus.GENERATING.value,
                           urgency_rank=old.urgency_rank, message_received_at=old.message_received_at,
-                          template_set=template_set, backend=backend)
+                          template_set=template_set, backend=backend, template_version_id=template_version_id)
             session.add(draft)
             await session.flush()
             await self._audit(session, actor=actor, action="draft.regenerated", entity_type="draft",
