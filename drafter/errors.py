@@ -7,9 +7,11 @@
     │   ├── EmptyMessageError         message_empty     422   65
     │   ├── MessageTooLongError       message_too_long  413   65
     │   ├── RequestTooLargeError      request_too_large 413   65
-    │   └── ReviewRuleError           review_invalid    422   65  e.g. approving a block finding unacknowledged
+    │   ├── ReviewRuleError           review_invalid    422   65  e.g. approving a block finding unacknowledged
+    │   └── TemplateInvalidError      template_invalid  422   65  a template set fails validation (details.issues)
     ├── NotFoundError                 not_found         404   66
     ├── ConflictError                 conflict          409   65  e.g. reviewing a reviewed draft
+    │   └── GateBlockedError          gate_blocked      409   65  the eval gate found a regression (details.gate)
     ├── TemplateError                 template_error    500   70  a prompt template failed to render
     ├── StorageError                  storage_unavailable 503 69
     └── LLMError                      llm_error         502   69  the model backend failed us
@@ -73,6 +75,10 @@ class ReviewRuleError(InputError):
     code = "review_invalid"
 
 
+class TemplateInvalidError(InputError):
+    code = "template_invalid"
+
+
 class NotFoundError(DrafterError):
     code = "not_found"
     http_status = 404
@@ -83,6 +89,10 @@ class ConflictError(DrafterError):
     code = "conflict"
     http_status = 409
     exit_code = 65
+
+
+class GateBlockedError(ConflictError):
+    code = "gate_blocked"
 
 
 class TemplateError(DrafterError):

@@ -153,14 +153,20 @@ class Pipeline:
                 redactor.placeholder("name" if f.code == "preferred_name" else f.code, text[f.span[0]:f.span[1]])
         return redactor
 
-    def render(self, request: DraftRequest, findings: list[Finding], level: Urgency,
-               redactor: Redactor | None = None, *, renderer: PromptRenderer | None = None) -> LLMRequest:
-        """The exact request the model will receive (identifiers replaced by placeholders when redacting)."""
+    def model_variables(self, request: DraftRequest, findings: list[Finding], level: Urgency,
+                        redactor: Redactor | None = None) -> dict[str, Any]:
+        """The template variables as rendered for the model: placeholders instead of identifiers when redacting."""
         variables = self.prompt_variables(request, findings, level)
         if redactor is not None:
             signoff = variables["signoff"]
             variables = redact_tree(variables, redactor)  # type: ignore[assignment]
             variables["signoff"] = signoff  # the clinician's name is not patient information
+        return variables
+
+    def render(self, request: DraftRequest, findings: list[Finding], level: Urgency,
+               redactor: Redactor | None = None, *, renderer: PromptRenderer | None = None) -> LLMRequest:
+        """The exact request the model will receive (identifiers replaced by placeholders when redacting)."""
+        variables = self.model_variables(request, findings, level, redactor)
         return (renderer or self.renderer).render(variables, mode=self.llm.prompt_mode,
                                     max_tokens=self.config.max_tokens, temperature=self.config.temperature)
 

@@ -18,6 +18,8 @@ from drafter.settings import Settings
 from drafter.storage.engine import create_engine
 from drafter.storage.migrate import upgrade
 from drafter.storage.repository import DraftStore
+from drafter.templates.admin import TemplateAdmin
+from drafter.templates.gate import EvalGate, UnavailableGate
 from drafter.templates.resolver import TemplateResolver
 from drafter.templates.store import TemplateStore, files_of_dir
 from guardrails import PolicyError, PracticePolicy, load_policy
@@ -31,7 +33,7 @@ class Services:
     llm: LLM
     pipeline: Pipeline
     local: LocalModelServer | None
-    templates: TemplateResolver | None = None
+    templates: TemplateAdmin | None = None
 
     async def readiness(self) -> dict[str, str]:
         """'ok' or a short reason per dependency; the service is ready when all are 'ok'."""
@@ -72,6 +74,11 @@ async def _template_resolver(settings: Settings, store: DraftStore, renderer: Pr
     return TemplateResolver(template_store, default_set=settings.template_set)
 
 
+def gate_for(settings: Settings) -> EvalGate:
+    """The eval gate publishing runs (issue 6's runner and compare once they are merged)."""
+    return UnavailableGate("no eval runner is wired into this build yet (issue 6)")
+
+
 @asynccontextmanager
 async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: bool = True) -> AsyncIterator[Services]:
     """Engine, migrations, templates, guardrail policy and LLM backend; closed in reverse on exit."""
@@ -95,6 +102,7 @@ async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: 
                 local, demo = None, False
             pipeline = Pipeline(llm=llm, store=store, renderer=renderer, policy=policy,
                                 config=pipeline_config(settings, demo_model=demo), templates=templates)
-            yield Services(settings, store, llm, pipeline, local, templates=templates)
+            admin = TemplateAdmin(templates.store, templates, pipeline, gate_for(settings))
+            yield Services(settings, store, llm, pipeline, local, templates=admin)
     finally:
         await engine.dispose()

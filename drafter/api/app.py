@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from drafter import __version__
 from drafter.api.errors import install_error_handlers
 from drafter.api.limits import BodySizeLimit
-from drafter.api.routes import drafts, health
+from drafter.api.routes import drafts, health, templates
 from drafter.llm.base import LLM
 from drafter.services import open_services
 from drafter.settings import Settings
@@ -37,4 +37,6 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(drafts.router)
+    app.include_router(templates.router)
+    app.include_router(templates.samples_router)
     return app

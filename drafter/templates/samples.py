@@ -45,7 +45,7 @@ def sample(sample_id: str) -> Sample:
 def variables_for(pipeline: Pipeline, request: DraftRequest) -> dict[str, Any]:
     """Template variables exactly as a draft of this request would get them (input guardrails included)."""
     findings, level = pipeline.assess_input(request)
-    return pipeline.prompt_variables(request, findings, level)
+    return pipeline.model_variables(request, findings, level, pipeline.redactor_for(request, findings))
 
 
 @dataclass(frozen=True, slots=True)
