@@ -14,6 +14,7 @@ import typer
 
 from drafter.errors import DrafterError, InputError
 from drafter.settings import Settings, load_settings
+from drafter.templates import cli as templates_cli
 
 T = TypeVar("T")
 
@@ -23,6 +24,7 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
 prompts_app = typer.Typer(no_args_is_help=True, help="Prompt templates.")
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(templates_cli.app, name="templates")
 
 
 def _settings() -> Settings:

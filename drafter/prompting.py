@@ -251,13 +251,54 @@ _FORMAT_NUMBER = re.compile(r"%[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _MAX_INT_BITS = 4_096  # integer arithmetic beyond this is never prompt material and can take minutes
 
 
-def _too_big(value: Any) -> bool:
-    return isinstance(value, str | list | tuple | dict) and len(value) > MAX_OUTPUT_CHARS
+MAX_RENDER_ALLOCATION = 20 * MAX_OUTPUT_CHARS  # characters all intermediate results of one render may add up to
+
+# The characters one render may still allocate through strings, lists and calls (None outside a render).
+_budget: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("render_budget", default=None)
+
+
+def _weight(value: Any, cap: int = MAX_OUTPUT_CHARS) -> int:
+    """Characters `str(value)` would take, at least, counted only up to just past `cap`.
+
+    Containers are walked (a list of one long string repeated is large even though its len() is small);
+    the walk stops as soon as the total passes the cap, so it costs at most `cap` steps.
+    """
+    total = 0
+    stack = [value]
+    while stack and total <= cap:
+        item = stack.pop()
+        if isinstance(item, str | bytes):
+            total += len(item)
+        elif isinstance(item, int) and not isinstance(item, bool):
+            total += max(1, item.bit_length() // 3)
+        elif isinstance(item, Mapping):
+            total += 2 + len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += 2 + len(item)
+            stack.extend(item)
+        else:
+            total += 1
+    return total
+
+
+def _check_weight(value: Any, what: str) -> Any:
+    if _weight(value) > MAX_OUTPUT_CHARS:
+        raise RenderLimitError(f"{what} would exceed the output limit of {MAX_OUTPUT_CHARS:,} characters")
+    return value
 
 
 def _check_size(value: Any, what: str) -> Any:
-    if _too_big(value):
+    """Refuse a result past the output limit, and charge it to the render's allocation budget."""
+    if isinstance(value, str | list | tuple | dict) and len(value) > MAX_OUTPUT_CHARS:
         raise RenderLimitError(f"{what} would exceed the output limit of {MAX_OUTPUT_CHARS:,} characters")
+    budget = _budget.get()
+    if budget is not None and isinstance(value, str | list | tuple | dict):
+        budget[0] -= len(value)
+        if budget[0] < 0:
+            raise RenderLimitError(f"the render built more than {MAX_RENDER_ALLOCATION:,} characters of "
+                                   "intermediate results")
     return value
 
 
@@ -351,6 +392,7 @@ def _guarded_filter(name: str, func: Any) -> Any:
             args = (*args[:offset], value, *rest)
         _check_deadline()
         _check_ints(rest, kwargs, f"the {name} filter")
+        _check_weight((value, rest, tuple(kwargs.values())), f"the {name} filter")
         if estimate(value, rest, kwargs) > MAX_OUTPUT_CHARS:
             raise RenderLimitError(f"the {name} filter would exceed the output limit of {MAX_OUTPUT_CHARS:,} "
                                    "characters")
@@ -377,12 +419,17 @@ class _LimitedSandbox(ImmutableSandboxedEnvironment):
         self.filters = {name: _guarded_filter(name, func) for name, func in self.filters.items()}
         self.filters["_guard_iterable"] = _guard_iterable
         self.filters["_guard_size"] = lambda value: _check_size(value, "a ~ concatenation")
+        self.filters["_guard_operand"] = lambda value: _check_weight(value, "a ~ concatenation")
+        # Every {{ ... }} passes through finalize before it becomes text: a container is weighed first.
+        self.finalize = lambda value: _check_weight(value, "an output")
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         tree = super()._parse(source, name, filename)
         for loop in tree.find_all(nodes.For):
             loop.iter = nodes.Filter(loop.iter, "_guard_iterable", [], [], None, None, lineno=loop.lineno)
         for concat in list(tree.find_all(nodes.Concat)):
+            concat.nodes = [nodes.Filter(n, "_guard_operand", [], [], None, None, lineno=n.lineno)
+                            for n in concat.nodes]
             _wrap_in_place(tree, concat)
         return tree
 
@@ -397,15 +444,18 @@ class _LimitedSandbox(ImmutableSandboxedEnvironment):
         if operator_ == "%":
             if isinstance(left, str):
                 _check_percent_format(left, right)
+                _check_weight(right, "a % format")
                 return _check_size(operator.mod(left, right), "a % format")
             return operator.mod(left, right)
         if operator_ == "+":
+            _check_weight((left, right), "a + concatenation")
             return _check_size(operator.add(left, right), "a + concatenation")
         if isinstance(left, str | list | tuple) or isinstance(right, str | list | tuple):
             times = right if isinstance(right, int) else left if isinstance(left, int) else 1
-            size = len(left) if isinstance(left, str | list | tuple) else len(right)
+            size = _weight(left if isinstance(left, str | list | tuple) else right)
             if isinstance(times, int) and times * size > MAX_OUTPUT_CHARS:
                 raise RenderLimitError("repetition would exceed the output limit")
+            return _check_size(operator.mul(left, right), "a repetition")
         if (isinstance(left, int) and isinstance(right, int)
                 and left.bit_length() + right.bit_length() > _MAX_INT_BITS):
             raise RenderLimitError("the product is too large")
@@ -421,6 +471,7 @@ class _LimitedSandbox(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _check_deadline()
+        _check_weight((args, tuple(kwargs.values())), "a call's arguments")
         target = getattr(__obj, "__wrapped__", __obj)  # str.format is wrapped by the sandbox
         owner = getattr(target, "__self__", None)
         name = getattr(target, "__name__", "")
@@ -484,6 +535,7 @@ class PromptRenderer:
     def _render(self, file: str, variables: Mapping[str, Any]) -> str:
         label = f"{self.template_set.label}/{file}"
         token = _deadline.set(time.monotonic() + MAX_RENDER_SECONDS)
+        budget_token = _budget.set([MAX_RENDER_ALLOCATION])
         try:
             parts: list[str] = []
             size = 0
@@ -519,6 +571,7 @@ class PromptRenderer:
                                 details={"template": where or file, "line": line}) from None
         finally:
             _deadline.reset(token)
+            _budget.reset(budget_token)
 
     def render(self, variables: Mapping[str, Any], *, mode: PromptMode, max_tokens: int,
                temperature: float) -> LLMRequest:
