@@ -74,7 +74,8 @@ CORPUS: dict[str, str] = {
                          "{% set n = n * n %}{% set n = n * n %}{% set n = n * n %}{% set n = n * n %}{{ n * n }}",
     # recursion via macros
     "macro_recursion": "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
-    "macro_exponential": "{% macro f(n) %}{% if n < 60 %}{{ f(n + 1) }}{{ f(n + 1) }}{% endif %}{% endmacro %}{{ f(0) }}",
+    "macro_exponential": "{% macro f(n) %}{% if n < 60 %}{{ f(n + 1) }}{{ f(n + 1) }}{% endif %}{% endmacro %}"
+                         "{{ f(0) }}",
     "recursive_loop": "{% for x in [[1]] recursive %}{{ loop([x]) }}{% endfor %}",
     # includes of arbitrary paths
     "include_passwd": "{% include '/etc/passwd' %}",
@@ -106,19 +107,22 @@ def build(template: str) -> TemplateSet:
 def test_payload_fails_clearly_or_renders_harmlessly_in_process(name: str) -> None:
     tracemalloc.start()
     started = time.monotonic()
+    error: TemplateError | None = None
+    rendered: str | None = None
     try:
         rendered = PromptRenderer(build(CORPUS[name])).render({"who": "me"}, mode="chat", max_tokens=10,
                                                               temperature=0).messages[0].content
     except TemplateError as exc:
-        rendered = None
-        assert "s.j2" in exc.message or "t:" in exc.message or "t/" in exc.message, exc.message
-        assert "Traceback" not in exc.message
+        error = exc
     finally:
         elapsed = time.monotonic() - started
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     assert elapsed < 5, f"{name} took {elapsed:.1f} s"
     assert peak < 64 * 1024 * 1024, f"{name} allocated {peak / 1e6:.0f} MB"
+    if error is not None:  # a clear error names the template (or the set, for static refusals)
+        assert "s.j2" in error.message or "t:" in error.message or "t/" in error.message, error.message
+        assert "Traceback" not in error.message
     if rendered is not None:
         assert len(rendered) <= MAX_OUTPUT_CHARS
         assert not any(marker in rendered for marker in ESCAPE_MARKERS), rendered[:300]
