@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -12,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from drafter.errors import DrafterError, InputError
+from drafter.errors import AuditChainError, DrafterError, InputError
 from drafter.settings import Settings, load_settings
 from drafter.templates import cli as templates_cli
 
@@ -36,8 +35,9 @@ def _run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}')
+    from drafter.logs import configure_logging
+
+    configure_logging(settings.log_level)  # JSON lines without message arguments: no PHI (see drafter.logs)
 
 
 @app.command()
@@ -54,8 +54,22 @@ def serve(
     _configure_logging(settings)
     backend = settings.llm_base_url or "the embedded demo model (Gemma 3 270M via llama.cpp; not for clinical use)"
     typer.echo(f"drafter: database {settings.database_url}; LLM backend {backend}", err=True)
+    _hint_first_user()
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
-                access_log=False)  # access logs would carry draft ids next to timestamps only; kept off by default
+                # our RequestContext logs each request; log_config=None keeps uvicorn on our JSON formatter
+                access_log=False, log_config=None)
+
+
+def _hint_first_user() -> None:
+    """On a database with no users, say how to create the first token (we never print secrets from the server)."""
+    from drafter.storage.accounts import AccountStore
+
+    async def count(store: Any) -> int:
+        return await AccountStore(store).count_active_users()
+
+    if _with_store(count) == 0:
+        typer.echo("drafter: no API users yet, so every endpoint but /healthz will answer 401. Create the first "
+                   "admin token in another shell:\n  ./scripts/run users create --name admin --role admin", err=True)
 
 
 def _read_text(text: str) -> str:
@@ -213,6 +227,129 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
             await engine.dispose()
 
     typer.echo(f"database {settings.database_url} is at revision {_run(run)}")
+
+
+# --- users and audit (issue 7) -----------------------------------------------------------------------------------
+users_app = typer.Typer(no_args_is_help=True, help="API users and their bearer tokens.")
+app.add_typer(users_app, name="users")
+audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit trail.")
+app.add_typer(audit_app, name="audit")
+CLI_ACTOR = "cli"
+
+
+def _with_store(fn: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+    """Run `fn(store)` on a migrated database, without starting any model backend."""
+    from drafter.storage.engine import create_engine
+    from drafter.storage.migrate import upgrade
+    from drafter.storage.repository import DraftStore
+
+    settings = _settings()
+
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+            return await fn(DraftStore(engine))
+        finally:
+            await engine.dispose()
+
+    return _run(run)
+
+
+@users_app.command("create")
+def users_create(
+    name: Annotated[str, typer.Option(help="Unique user name, e.g. dr.lee; recorded as reviewer and in the audit.")],
+    role: Annotated[str, typer.Option(help="clinician (draft, inbox, review), qa (evals, read) or admin (all).")],
+) -> None:
+    """Create a user and print their API token (shown once: only its hash is stored). The token is the last word."""
+    from drafter.identity import Role
+    from drafter.storage.accounts import AccountStore
+
+    if role not in {r.value for r in Role}:
+        raise InputError(f"--role must be one of {', '.join(r.value for r in Role)}, not {role!r}.")
+
+    async def run(store: Any) -> tuple[Any, str]:
+        return await AccountStore(store).create_user(name, Role(role), actor=CLI_ACTOR)
+
+    user, token = _with_store(run)
+    typer.echo(f"Created {user.role} {user.name} (token id {user.active_tokens[0]}). This token is shown once; "
+               f"send it as 'Authorization: Bearer <token>':")
+    typer.echo(token)
+
+
+@users_app.command("token")
+def users_token(name: Annotated[str, typer.Option(help="An existing user.")]) -> None:
+    """Give an existing user another API token (e.g. to rotate); printed once, as the last word."""
+    from drafter.storage.accounts import AccountStore, token_id_of
+
+    async def run(store: Any) -> str:
+        return await AccountStore(store).issue_token(name, actor=CLI_ACTOR)
+
+    token = _with_store(run)
+    typer.echo(f"New token for {name} (token id {token_id_of(token)}), shown once:")
+    typer.echo(token)
+
+
+@users_app.command("list")
+def users_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Users, roles and the ids of their active tokens (never a secret)."""
+    from drafter.storage.accounts import AccountStore
+
+    async def run(store: Any) -> list[Any]:
+        return await AccountStore(store).list_users()
+
+    users = _with_store(run)
+    if as_json:
+        rows = [{"id": u.id, "name": u.name, "role": u.role.value, "created_at": u.created_at.isoformat(),
+                 "revoked": u.disabled, "active_tokens": list(u.active_tokens)} for u in users]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not users:
+        typer.echo("No users yet. Create one: drafter users create --name NAME --role admin")
+    for u in users:
+        state = "revoked" if u.disabled else f"{len(u.active_tokens)} active token(s): {', '.join(u.active_tokens)}"
+        typer.echo(f"{u.name:<24} {u.role.value:<10} created {u.created_at:%Y-%m-%d %H:%M} · {state}")
+
+
+@users_app.command("revoke")
+def users_revoke(
+    name: Annotated[str | None, typer.Argument(help="Revoke this user and all their tokens.")] = None,
+    token_id: Annotated[str | None, typer.Option(help="Revoke only this token (its id from `users list`).")] = None,
+) -> None:
+    """Revoke a user (all their tokens) or one token; takes effect on the next request."""
+    from drafter.storage.accounts import AccountStore
+
+    if (name is None) == (token_id is None):
+        raise InputError("Give either a user NAME or --token-id ID.")
+
+    async def run(store: Any) -> str:
+        accounts = AccountStore(store)
+        if token_id is not None:
+            await accounts.revoke_token(token_id, actor=CLI_ACTOR)
+            return f"Revoked token {token_id}."
+        assert name is not None
+        revoked = await accounts.revoke_user(name, actor=CLI_ACTOR)
+        return f"Revoked user {name} and {len(revoked)} token(s)."
+
+    typer.echo(_with_store(run))
+
+
+@audit_app.command("verify")
+def audit_verify(
+    anchor: Annotated[str | None, typer.Option(help="SEQ:HASH of an event recorded earlier (e.g. from a previous "
+                                                    "verify): also proves no event up to it was cut off the end.")]
+    = None,
+) -> None:
+    """Recompute the audit chain; exit non-zero and name the first bad event if any was edited, deleted or moved."""
+    from drafter.storage.audit import verify_chain
+
+    async def run(store: Any) -> Any:
+        return verify_chain(await store.audit_events(), anchor=anchor)
+
+    report = _with_store(run)
+    if not report.ok:
+        raise AuditChainError(report.summary)
+    typer.echo(report.summary)
 
 
 def main() -> None:

@@ -9,6 +9,10 @@
     │   ├── RequestTooLargeError      request_too_large 413   65
     │   ├── ReviewRuleError           review_invalid    422   65  e.g. approving a block finding unacknowledged
     │   └── TemplateInvalidError      template_invalid  422   65  a template set fails validation (details.issues)
+    ├── AuthenticationError           unauthenticated   401   77  no, malformed, unknown, revoked or expired token
+    ├── PermissionDeniedError         forbidden         403   77  the token's role may not do this
+    ├── RateLimitedError              rate_limited      429   75  too many requests for this token; Retry-After set
+    ├── AuditChainError               audit_broken      500   65  `drafter audit verify` found an altered chain
     ├── NotFoundError                 not_found         404   66
     ├── ConflictError                 conflict          409   65  e.g. reviewing a reviewed draft
     │   └── GateBlockedError          gate_blocked      409   65  the eval gate found a regression (details.gate)
@@ -130,3 +134,40 @@ class LLMTimeoutError(LLMError):
 
 class LLMResponseError(LLMError):
     code = "llm_bad_response"
+
+
+class AuthenticationError(DrafterError):
+    code = "unauthenticated"
+    http_status = 401
+    exit_code = 77  # EX_NOPERM
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The challenge every 401 must carry."""
+        return {"WWW-Authenticate": 'Bearer realm="drafter"'}
+
+
+class PermissionDeniedError(DrafterError):
+    code = "forbidden"
+    http_status = 403
+    exit_code = 77
+
+
+class RateLimitedError(DrafterError):
+    code = "rate_limited"
+    http_status = 429
+    exit_code = 75
+
+    def __init__(self, message: str, *, retry_after: int, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = max(1, retry_after)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """When the client may try again."""
+        return {"Retry-After": str(self.retry_after)}
+
+
+class AuditChainError(DrafterError):
+    code = "audit_broken"
+    exit_code = 65

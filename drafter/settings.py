@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -64,6 +65,47 @@ class Settings(BaseSettings):
 
     # Service.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Access (issue 7). Rate limits use the `limits` notation, e.g. "600/minute" or "20/second;600/minute".
+    rate_limit: str = "600/minute"  # per API token (or OIDC subject)
+    auth_failure_limit: str = "30/minute"  # failed authentications per client address
+    rate_limit_storage_url: str = "memory://"  # or redis://host:6379 (needs the coredis package) to share limits
+    oidc_issuer: str | None = None  # OIDC is on when issuer, audience and JWKS URL are all set
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_role_claim: str = "role"  # a dotted path, e.g. realm_access.roles; a string or a list of role names
+    oidc_name_claim: str = "preferred_username"  # falls back to sub
+    oidc_algorithms: str = "RS256,ES256"
+    frame_ancestors: str = ""  # portal origins allowed to frame our pages, space-separated; empty: none
+
+    @field_validator("rate_limit", "auth_failure_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("use the limits notation, e.g. 600/minute or 20/second;600/minute") from None
+        return value
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in value.replace(",", " ").split():
+            if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", origin):
+                raise ValueError(f"{origin!r} is not an origin; use e.g. https://portal.example.org")
+        return value
+
+    @property
+    def frame_ancestor_list(self) -> list[str]:
+        """The configured portal origins that may embed our pages in an iframe."""
+        return self.frame_ancestors.replace(",", " ").split()
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """True when OIDC access tokens are accepted besides API tokens."""
+        return bool(self.oidc_issuer and self.oidc_audience and self.oidc_jwks_url)
 
     @field_validator("database_url")
     @classmethod

@@ -6,13 +6,15 @@ import asyncio
 import os
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from drafter.api.app import create_app
+from drafter.identity import Role
 from drafter.llm.base import Delta, LLMRequest, LLMResult, PromptMode, StreamEvent, Usage
 from drafter.settings import Settings
 
@@ -108,10 +110,59 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def client(settings: Settings, fake_llm: FakeLLM) -> Iterator[TestClient]:
-    """The real app (lifespan, migrations, guardrails) with the FakeLLM as backend."""
+def app_client(settings: Settings, fake_llm: FakeLLM) -> Iterator[TestClient]:
+    """The real app (lifespan, migrations, guardrails) with the FakeLLM as backend; sends no token."""
     with TestClient(create_app(settings, llm=fake_llm), raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+def _sibling(app_client: TestClient, headers: dict[str, str] | None = None) -> TestClient:
+    """Another client on the same running app; it shares the lifespan's event loop (the services live there)."""
+    sibling = TestClient(app_client.app, raise_server_exceptions=False, headers=headers)
+    sibling.portal = app_client.portal
+    return sibling
+
+
+@pytest.fixture
+def tokens(app_client: TestClient) -> Callable[[Role | str], str]:
+    """tokens(role) -> a bearer token of a user with that role (one user per role and test)."""
+    made: dict[Role, str] = {}
+
+    def token(role: Role | str) -> str:
+        role = Role(role)
+        if role not in made:
+            accounts = app_client.app.state.authenticator.accounts  # type: ignore[attr-defined]
+            assert app_client.portal is not None
+            _, made[role] = app_client.portal.call(partial(accounts.create_user, f"test-{role}", role, actor="tests"))
+        return made[role]
+
+    return token
+
+
+@pytest.fixture
+def client_for(app_client: TestClient, tokens: Callable[[Role | str], str]) -> Callable[[Role | str], TestClient]:
+    """client_for(role) -> a client on the running app authenticated as a user with that role."""
+    clients: dict[Role, TestClient] = {}
+
+    def make(role: Role | str) -> TestClient:
+        role = Role(role)
+        if role not in clients:
+            clients[role] = _sibling(app_client, {"Authorization": f"Bearer {tokens(role)}"})
+        return clients[role]
+
+    return make
+
+
+@pytest.fixture
+def client(client_for: Callable[[Role | str], TestClient]) -> TestClient:
+    """The real app with the FakeLLM as backend, authenticated as a clinician (user "test-clinician")."""
+    return client_for(Role.CLINICIAN)
+
+
+@pytest.fixture
+def anon_client(app_client: TestClient) -> TestClient:
+    """The running app without any token."""
+    return _sibling(app_client)
 
 
 async def _pg_admin(sql: str) -> None:

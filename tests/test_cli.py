@@ -14,6 +14,7 @@ import pytest
 import respx
 
 from drafter.cli import main
+from drafter.storage.migrate import head_revision
 from tests.conftest import GOOD_REPLY
 
 BASE = "http://llm.test/v1"
@@ -137,8 +138,6 @@ def test_invalid_setting_exits_78(env: Path, monkeypatch: pytest.MonkeyPatch,
 
 def test_db_upgrade(env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(monkeypatch, capsys, "db", "upgrade")
-    from drafter.storage.migrate import head_revision
-
     assert code == 0 and f"is at revision {head_revision()}" in out
     assert run(monkeypatch, capsys, "db", "upgrade")[0] == 0  # idempotent
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from drafter import __version__
+from drafter.api.auth import Authenticator, enforce_route_policy
 from drafter.api.errors import install_error_handlers
 from drafter.api.limits import BodySizeLimit
-from drafter.api.routes import drafts, health, templates
+from drafter.api.middleware import RequestContext, SecurityHeaders
+from drafter.api.oidc import OIDCVerifier
+from drafter.api.ratelimit import RateLimits
+from drafter.api.routes import drafts, health, me, templates
 from drafter.llm.base import LLM
 from drafter.services import open_services
 from drafter.settings import Settings
@@ -23,6 +27,8 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_services(settings, llm=llm) as services:
             app.state.services = services
+            app.state.authenticator = Authenticator(
+                services.store, RateLimits(settings), OIDCVerifier(settings) if settings.oidc_enabled else None)
             yield
 
     app = FastAPI(
@@ -32,11 +38,15 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
         description="Every draft is checked by guardrails and waits for a clinician's decision; nothing is sent "
                     "to a patient automatically.",
         lifespan=lifespan,
+        dependencies=[Depends(enforce_route_policy)],  # fail closed: a route missing from ROUTE_POLICY is refused
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestor_list)
+    app.add_middleware(RequestContext)  # outermost of ours: every answer, 413s included, carries the request id
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(drafts.router)
+    app.include_router(me.router)
     app.include_router(templates.router)
     app.include_router(templates.samples_router)
     return app

@@ -46,7 +46,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DrafterError)
     async def drafter_error(_: Request, exc: DrafterError) -> JSONResponse:
         log.info("request failed", extra={"error_code": exc.code, "status": exc.http_status})
-        return error_response(exc.http_status, exc.code, exc.message, exc.details, _retry_after(exc))
+        headers = {**(_retry_after(exc) or {}), **getattr(exc, "headers", {})}
+        return error_response(exc.http_status, exc.code, exc.message, exc.details, headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -130,13 +130,18 @@ class ReviewCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     decision: Literal["approve", "reject"]
-    reviewer: str = Field(min_length=1, max_length=200, description="Who decided (replaced by the token's user "
-                                                                     "once authentication is on).")
     final_text: str | None = Field(default=None, max_length=20_000,
                                    description="The text as approved, if the clinician edited the draft.")
     reason: str | None = Field(default=None, max_length=2_000, description="Required when rejecting.")
     acknowledge_block_findings: bool = Field(
         default=False, description="Must be true to approve a draft that has a block finding.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_reviewer(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "reviewer" in data:
+            raise ValueError("reviewer is not accepted: the reviewer is the user of the API token; remove it")
+        return data
 
     @model_validator(mode="after")
     def _rules(self) -> ReviewCreate:
@@ -164,3 +169,11 @@ class ErrorBody(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "ready", "not_ready"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class Me(BaseModel):
+    """The caller, as the API token (or OIDC access token) identifies them."""
+
+    user_id: str
+    name: str
+    role: Literal["clinician", "qa", "admin"]

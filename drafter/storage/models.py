@@ -115,6 +115,8 @@ class AuditEvent(Base):
     """Append-only and hash-chained: each row carries the hash of the one before it."""
 
     __tablename__ = "audit_events"
+    # One successor per event: two writers that read the same head cannot both append (the chain cannot fork).
+    __table_args__ = (Index("ux_audit_events_prev_hash", "prev_hash", unique=True),)
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -126,6 +128,33 @@ class AuditEvent(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
+
+class User(Base):
+    """Someone who calls the API: a name unique among local users and one role."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None]
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", order_by="ApiToken.created_at")
+
+
+class ApiToken(Base):
+    """A bearer token, stored as a public id and the SHA-256 of its secret half (the secret is shown once)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the public prefix, safe to log and list
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(back_populates="tokens")
 
 # -- template administration (issue 8) ----------------------------------------------------------------
 

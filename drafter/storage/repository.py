@@ -111,6 +111,31 @@ class DraftStore:
         session.add(AuditEvent(at=at, actor=actor, action=action, entity_type=entity_type, entity_id=entity_id,
                                details=payload, prev_hash=last or GENESIS, hash=digest))
 
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction holding the audit-chain lock, for stores that append events with their writes."""
+        async with self._write() as session:
+            yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session; unavailability becomes StorageError."""
+        async with self._read() as session:
+            yield session
+
+    async def append_event(self, session: AsyncSession, *, actor: str, action: str, entity_type: str,
+                           entity_id: str, details: dict[str, Any] | None = None) -> None:
+        """Append an audit event inside a transaction opened with `writing()` (committed with it)."""
+        await self._audit(session, actor=actor, action=action, entity_type=entity_type, entity_id=entity_id,
+                          details=details)
+
+    async def record_event(self, *, actor: str, action: str, entity_type: str, entity_id: str,
+                           details: dict[str, Any] | None = None) -> None:
+        """Append one audit event in its own transaction. Details must carry no patient text or identifiers."""
+        async with self._write() as session:
+            await self._audit(session, actor=actor, action=action, entity_type=entity_type, entity_id=entity_id,
+                              details=details)
+
     async def ping(self) -> None:
         """Raise StorageError unless the database answers."""
         try:

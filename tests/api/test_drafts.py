@@ -110,7 +110,7 @@ def test_oversized_body_is_refused_before_parsing(client: TestClient, fake_llm: 
 
 def test_unknown_draft_is_404(client: TestClient) -> None:
     assert_error(client.get("/v1/drafts/does-not-exist"), 404, "not_found")
-    assert_error(client.post("/v1/drafts/nope/review", json={"decision": "reject", "reviewer": "x", "reason": "r"}),
+    assert_error(client.post("/v1/drafts/nope/review", json={"decision": "reject", "reason": "r"}),
                  404, "not_found")
     assert_error(client.get("/v1/nowhere"), 404, "not_found")
 
@@ -134,7 +134,7 @@ def test_llm_failure_keeps_the_message_and_can_be_regenerated(client: TestClient
     assert failed["error"]["code"] == code
     assert failed["message"]["text"] == HEADACHE["message"]["text"]
     # failed drafts cannot be approved, but they can be drafted again
-    assert_error(client.post(f"/v1/drafts/{draft_id}/review", json={"decision": "approve", "reviewer": "dr"}),
+    assert_error(client.post(f"/v1/drafts/{draft_id}/review", json={"decision": "approve"}),
                  409, "conflict")
     fake_llm.enqueue(GOOD_REPLY)
     again = client.post(f"/v1/drafts/{draft_id}/regenerate")
@@ -181,7 +181,7 @@ def test_inbox_filters_by_status_and_paginates(client: TestClient, fake_llm: Fak
     fake_llm.default = GOOD_REPLY
     ids = [post(client, {"message": {"text": f"Question number {i} about my blood pressure"}}).json()["id"]
            for i in range(3)]
-    client.post(f"/v1/drafts/{ids[0]}/review", json={"decision": "reject", "reviewer": "dr", "reason": "wrong"})
+    client.post(f"/v1/drafts/{ids[0]}/review", json={"decision": "reject", "reason": "wrong"})
     pending = client.get("/v1/drafts", params={"status": "pending_review"}).json()
     assert [d["id"] for d in pending["items"]] == ids[1:]
     both = client.get("/v1/drafts", params=[("status", "pending_review"), ("status", "rejected")]).json()
@@ -195,50 +195,51 @@ def test_inbox_filters_by_status_and_paginates(client: TestClient, fake_llm: Fak
 def test_review_approve_edit_reject_and_conflict(client: TestClient, fake_llm: FakeLLM) -> None:
     fake_llm.default = GOOD_REPLY
     a, b, c = (post(client, HEADACHE).json()["id"] for _ in range(3))
-    approved = client.post(f"/v1/drafts/{a}/review", json={"decision": "approve", "reviewer": "Dr. Lee"}).json()
+    approved = client.post(f"/v1/drafts/{a}/review", json={"decision": "approve"}).json()
     assert approved["status"] == "approved"
+    assert approved["review"]["reviewer"] == "test-clinician"  # the token's user, never a body field
     assert approved["review"]["final_text"] == GOOD_REPLY
     assert approved["review"]["char_edit_distance"] == 0 and approved["review"]["edited"] is False
     assert approved["review"]["seconds_to_decision"] >= 0
 
     edited_text = GOOD_REPLY.replace("today", "by tomorrow")
-    edited = client.post(f"/v1/drafts/{b}/review", json={"decision": "approve", "reviewer": "Dr. Lee",
+    edited = client.post(f"/v1/drafts/{b}/review", json={"decision": "approve",
                                                          "final_text": edited_text}).json()
     assert edited["review"]["edited"] is True
     assert edited["review"]["final_text"] == edited_text
     assert edited["review"]["word_edit_distance"] == 2  # "today" -> "by", + "tomorrow"
     assert edited["review"]["char_edit_distance"] > 0
 
-    assert_error(client.post(f"/v1/drafts/{c}/review", json={"decision": "reject", "reviewer": "Dr. Lee"}),
+    assert_error(client.post(f"/v1/drafts/{c}/review", json={"decision": "reject"}),
                  422, "invalid_input")
     rejected = client.post(f"/v1/drafts/{c}/review",
-                           json={"decision": "reject", "reviewer": "Dr. Lee", "reason": "too generic"}).json()
+                           json={"decision": "reject", "reason": "too generic"}).json()
     assert rejected["status"] == "rejected" and rejected["review"]["reason"] == "too generic"
 
     for draft_id in (a, b, c):
         assert_error(client.post(f"/v1/drafts/{draft_id}/review",
-                                 json={"decision": "reject", "reviewer": "x", "reason": "again"}), 409, "conflict")
+                                 json={"decision": "reject", "reason": "again"}), 409, "conflict")
 
 
 def test_block_findings_need_an_explicit_acknowledgement(client: TestClient, fake_llm: FakeLLM) -> None:
     fake_llm.enqueue(LLMResult(text=GOOD_REPLY, model="fake-model", finish_reason="length"))
     draft_id = post(client, HEADACHE).json()["id"]
     error = assert_error(client.post(f"/v1/drafts/{draft_id}/review",
-                                     json={"decision": "approve", "reviewer": "Dr. Lee"}), 422, "review_invalid")
+                                     json={"decision": "approve"}), 422, "review_invalid")
     assert "acknowledge_block_findings" in error["message"]
     ok = client.post(f"/v1/drafts/{draft_id}/review",
-                     json={"decision": "approve", "reviewer": "Dr. Lee", "acknowledge_block_findings": True})
+                     json={"decision": "approve", "acknowledge_block_findings": True})
     assert ok.status_code == 200 and ok.json()["review"]["acknowledged_blocks"] is True
 
 
 @pytest.mark.parametrize(
     "body",
     [
-        {"decision": "maybe", "reviewer": "x"},
-        {"decision": "approve"},
-        {"decision": "approve", "reviewer": ""},
-        {"decision": "approve", "reviewer": "x", "final_text": "   "},
-        {"decision": "approve", "reviewer": "x", "extra": 1},
+        {"decision": "maybe"},
+        {},
+        {"decision": "approve", "reviewer": "Dr. Someone Else"},  # the reviewer comes from the token
+        {"decision": "approve", "final_text": "   "},
+        {"decision": "approve", "extra": 1},
     ],
 )
 def test_malformed_reviews_are_422(client: TestClient, fake_llm: FakeLLM, body: dict[str, Any]) -> None:

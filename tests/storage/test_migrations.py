@@ -22,6 +22,7 @@ from tests.storage.support import accept
 pytestmark = pytest.mark.anyio
 
 TABLES = {"messages", "drafts", "findings", "reviews", "audit_events"}
+TABLES |= {"users", "api_tokens"}  # issue 7
 TABLES |= {"template_versions", "template_labels", "template_label_moves"}  # issue 8
 
 

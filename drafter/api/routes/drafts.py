@@ -6,9 +6,10 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, status
 from fastapi.responses import StreamingResponse
 
+from drafter.api.auth import Principal, Role, require
 from drafter.api.deps import ServicesDep
 from drafter.api.schemas import DraftList, DraftOut, ErrorBody, ReviewCreate
 from drafter.domain import DraftRequest, DraftStatus
@@ -19,8 +20,10 @@ router = APIRouter(prefix="/v1/drafts", tags=["drafts"])
 
 DraftId = Annotated[str, Path(min_length=1, max_length=64, description="The draft id returned at creation.")]
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (404, 409, 413, 422, 500, 502, 503, 504)
+    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504)
 }
+Clinician = Annotated[Principal, Depends(require(Role.CLINICIAN))]
+Reader = Annotated[Principal, Depends(require(Role.CLINICIAN, Role.QA))]
 
 
 def _sse(event: str, data: Any) -> str:
@@ -31,18 +34,18 @@ def _sse(event: str, data: Any) -> str:
     **ERRORS, 201: {"description": "The stored draft; with ?stream=true, server-sent events: `token` events "
                                    "with text, then one `draft` event (or `error`).",
                     "content": {"text/event-stream": {}}}})
-async def create_draft(body: DraftRequest, services: ServicesDep,
+async def create_draft(body: DraftRequest, services: ServicesDep, principal: Clinician,
                        stream: Annotated[bool, Query(description="Stream tokens as server-sent events.")] = False,
                        ) -> DraftOut | StreamingResponse:
     """Draft a reply to a patient message. The draft waits for a clinician; nothing is sent to the patient."""
     pipeline = services.pipeline
     if not stream:
-        return DraftOut.from_row(await pipeline.draft(body))
+        return DraftOut.from_row(await pipeline.draft(body, actor=principal.name))
     pipeline.validate(body)  # bad input answers 4xx as JSON before the stream opens
 
     async def events() -> AsyncIterator[str]:
         try:
-            async for event in pipeline.stream(body):
+            async for event in pipeline.stream(body, actor=principal.name):
                 if isinstance(event, Delta):
                     yield _sse("token", {"text": event.text})
                 else:
@@ -57,6 +60,7 @@ async def create_draft(body: DraftRequest, services: ServicesDep,
 @router.get("", response_model=DraftList, responses=ERRORS)
 async def list_drafts(
     services: ServicesDep,
+    _: Reader,
     status_: Annotated[list[DraftStatus] | None, Query(alias="status", description="Repeat to combine.")] = None,
     urgent: Annotated[bool, Query(description="Only emergency and same-day messages.")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -68,15 +72,16 @@ async def list_drafts(
 
 
 @router.get("/{draft_id}", response_model=DraftOut, responses=ERRORS)
-async def get_draft(draft_id: DraftId, services: ServicesDep) -> DraftOut:
+async def get_draft(draft_id: DraftId, services: ServicesDep, _: Reader) -> DraftOut:
     """One draft with its findings, message and review."""
     return DraftOut.from_row(await services.store.get(draft_id))
 
 
 @router.post("/{draft_id}/review", response_model=DraftOut, responses=ERRORS)
-async def review_draft(draft_id: DraftId, body: ReviewCreate, services: ServicesDep) -> DraftOut:
-    """Approve (as drafted or edited) or reject (with a reason). A decision is final."""
-    row = await services.store.review(draft_id, decision=body.decision, reviewer=body.reviewer,
+async def review_draft(draft_id: DraftId, body: ReviewCreate, services: ServicesDep,
+                       principal: Clinician) -> DraftOut:
+    """Approve (as drafted or edited) or reject (with a reason). The reviewer is the token's user. Final."""
+    row = await services.store.review(draft_id, decision=body.decision, reviewer=principal.name,
                                       final_text=body.final_text, reason=body.reason,
                                       acknowledge_block_findings=body.acknowledge_block_findings)
     return DraftOut.from_row(row)
@@ -84,6 +89,6 @@ async def review_draft(draft_id: DraftId, body: ReviewCreate, services: Services
 
 @router.post("/{draft_id}/regenerate", response_model=DraftOut, status_code=status.HTTP_201_CREATED,
              responses=ERRORS)
-async def regenerate_draft(draft_id: DraftId, services: ServicesDep) -> DraftOut:
+async def regenerate_draft(draft_id: DraftId, services: ServicesDep, principal: Clinician) -> DraftOut:
     """Draft the same message again (after a failure or a rejection); the old draft is kept."""
-    return DraftOut.from_row(await services.pipeline.regenerate(draft_id))
+    return DraftOut.from_row(await services.pipeline.regenerate(draft_id, actor=principal.name))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
+from drafter.api.auth import Principal, Role, require
 from drafter.api.deps import ServicesDep
-from drafter.api.schemas import Health
+from drafter.api.schemas import ErrorBody, Health
 
 router = APIRouter(tags=["health"])
 
@@ -17,8 +20,10 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
-async def readyz(services: ServicesDep) -> JSONResponse:
+@router.get("/readyz", response_model=Health, responses={503: {"model": Health}, 401: {"model": ErrorBody},
+                                                        403: {"model": ErrorBody}, 429: {"model": ErrorBody}})
+async def readyz(services: ServicesDep,
+                 _: Annotated[Principal, Depends(require(Role.CLINICIAN, Role.QA, Role.ADMIN))]) -> JSONResponse:
     """Ready when the database and the LLM backend both answer."""
     checks = await services.readiness()
     ready = all(v == "ok" for v in checks.values())

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
+from drafter.api.auth import Principal, Role, require
 from drafter.api.deps import ServicesDep
 from drafter.api.schemas import ErrorBody
 from drafter.api.template_schemas import (
@@ -44,12 +45,13 @@ samples_router = APIRouter(prefix="/v1/template-samples", tags=["templates"])
 SetName = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Template set name.")]
 Version = Annotated[int, Path(ge=1, le=1_000_000, description="Version number within the set.")]
 Label = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (404, 409, 413, 422, 500, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 413, 422, 429, 500, 503)}
 
 
-async def _admin_actor() -> str:
-    """Who acts. Until authentication (issue 7) is merged, every caller is 'admin'."""
-    return "admin"
+async def _admin_actor(principal: Annotated[Principal, Depends(require(Role.ADMIN))]) -> str:
+    """Who acts: the admin the token belongs to (never a name from the request body)."""
+    return principal.name
 
 
 Actor = Annotated[str, Depends(_admin_actor)]
