@@ -14,6 +14,7 @@ import typer
 from drafter.errors import AuditChainError, DrafterError, InputError
 from drafter.settings import Settings, load_settings
 from drafter.templates import cli as templates_cli
+from evals.cli import eval_app
 
 T = TypeVar("T")
 
@@ -24,6 +25,7 @@ app.add_typer(db_app, name="db")
 prompts_app = typer.Typer(no_args_is_help=True, help="Prompt templates.")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(templates_cli.app, name="templates")
+app.add_typer(eval_app, name="eval")
 
 
 def _settings() -> Settings:

@@ -8,7 +8,8 @@
     │   ├── MessageTooLongError       message_too_long  413   65
     │   ├── RequestTooLargeError      request_too_large 413   65
     │   ├── ReviewRuleError           review_invalid    422   65  e.g. approving a block finding unacknowledged
-    │   └── TemplateInvalidError      template_invalid  422   65  a template set fails validation (details.issues)
+    │   ├── TemplateInvalidError      template_invalid  422   65  a template set fails validation (details.issues)
+    │   └── DatasetError              dataset_invalid   422   65  an eval dataset or run folder that cannot be used
     ├── AuthenticationError           unauthenticated   401   77  no, malformed, unknown, revoked or expired token
     ├── PermissionDeniedError         forbidden         403   77  the token's role may not do this
     ├── RateLimitedError              rate_limited      429   75  too many requests for this token; Retry-After set
@@ -81,6 +82,10 @@ class ReviewRuleError(InputError):
 
 class TemplateInvalidError(InputError):
     code = "template_invalid"
+
+
+class DatasetError(InputError):
+    code = "dataset_invalid"
 
 
 class NotFoundError(DrafterError):

@@ -74,9 +74,15 @@ async def _template_resolver(settings: Settings, store: DraftStore, renderer: Pr
     return TemplateResolver(template_store, default_set=settings.template_set)
 
 
-def gate_for(settings: Settings) -> EvalGate:
-    """The eval gate publishing runs (issue 6's runner and compare once they are merged)."""
-    return UnavailableGate("no eval runner is wired into this build yet (issue 6)")
+def gate_for(settings: Settings, templates: TemplateStore, llm: LLM | None) -> EvalGate:
+    """The eval gate publishing runs: the evals' runner and compare, unless DRAFTER_TEMPLATE_GATE=off."""
+    if settings.template_gate == "off":
+        return UnavailableGate("the gate is turned off (DRAFTER_TEMPLATE_GATE=off)")
+    from drafter.templates.eval_gate import EvalRunnerGate  # evals import late: they are not needed to serve
+
+    return EvalRunnerGate(settings, templates, dataset=settings.template_gate_dataset,
+                          thresholds=settings.template_gate_thresholds, out_root=settings.template_gate_dir,
+                          limit=settings.template_gate_limit, concurrency=settings.template_gate_concurrency, llm=llm)
 
 
 @asynccontextmanager
@@ -102,7 +108,7 @@ async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: 
                 local, demo = None, False
             pipeline = Pipeline(llm=llm, store=store, renderer=renderer, policy=policy,
                                 config=pipeline_config(settings, demo_model=demo), templates=templates)
-            admin = TemplateAdmin(templates.store, templates, pipeline, gate_for(settings))
+            admin = TemplateAdmin(templates.store, templates, pipeline, gate_for(settings, templates.store, llm))
             yield Services(settings, store, llm, pipeline, local, templates=admin)
     finally:
         await engine.dispose()

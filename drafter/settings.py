@@ -107,6 +107,23 @@ class Settings(BaseSettings):
         """True when OIDC access tokens are accepted besides API tokens."""
         return bool(self.oidc_issuer and self.oidc_audience and self.oidc_jwks_url)
 
+    # Offline evals (drafter eval). The LLM judge is configured apart from the drafting model; "auto" turns it
+    # on unless it would be the embedded demo model. Unset judge URL/key/model fall back to the drafting ones.
+    eval_judge: Literal["auto", "on", "off"] = "auto"
+    eval_judge_base_url: str | None = None
+    eval_judge_api_key: SecretStr | None = None
+    eval_judge_model: str | None = None
+    eval_prices_file: Path = PROJECT_ROOT / "evals" / "prices.yaml"
+
+    # Template publishing gate (issue 8): the eval set run on the candidate and on production, compared with the
+    # thresholds file; a limit bounds how many cases each gate run drafts (the completion cache is shared).
+    template_gate: Literal["evals", "off"] = "evals"
+    template_gate_dataset: Path = PROJECT_ROOT / "evals" / "datasets" / "portal_v1.jsonl"
+    template_gate_thresholds: Path = PROJECT_ROOT / "evals" / "thresholds.yaml"
+    template_gate_limit: int | None = Field(default=60, ge=1, le=100_000)
+    template_gate_concurrency: int = Field(default=8, ge=1, le=256)
+    template_gate_dir: Path = Path("var") / "template-gates"
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -114,7 +131,7 @@ class Settings(BaseSettings):
             raise ValueError("use sqlite:///path/to/file.db or postgresql://user@host:port/dbname")
         return value
 
-    @field_validator("llm_base_url")
+    @field_validator("llm_base_url", "eval_judge_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and value.strip() == "":

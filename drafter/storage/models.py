@@ -209,3 +209,7 @@ class TemplateLabelMove(Base):
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Tables of other features live in their own modules; importing them here registers them on Base.
+from drafter.storage import eval_models  # noqa: E402, F401

@@ -242,19 +242,18 @@ class TemplateAdmin:
         production = await self.store.label(set_name, PRODUCTION)
         if production is not None and production.version == version:
             raise ConflictError(f"{set_name}@{version} is already in production.")
+        reason = (override_reason or "").strip() or None
+        if reason is not None and len(reason) < MIN_OVERRIDE_REASON:  # before the gate: it may take minutes
+            raise InputError(f"The override reason must say why in at least {MIN_OVERRIDE_REASON} characters.")
         report = await self.validate_version(set_name, version)
         if not report.ok:
             raise TemplateInvalidError(f"{set_name}@{version} does not validate; fix it in a new version first: "
                                        f"{report.errors[0].where()}: {report.errors[0].message}",
                                        details=report.to_dict())
         gate = await self.run_gate(set_name, version, actor=actor)
-        reason = (override_reason or "").strip() or None
-        if not gate.passed:
-            if reason is None:
-                raise GateBlockedError(f"Publishing {set_name}@{version} is blocked: {gate.summary} To publish anyway, "
-                                       "give an override reason (it is audited).", details={"gate": gate.to_dict()})
-            if len(reason) < MIN_OVERRIDE_REASON:
-                raise InputError(f"The override reason must say why in at least {MIN_OVERRIDE_REASON} characters.")
+        if not gate.passed and reason is None:
+            raise GateBlockedError(f"Publishing {set_name}@{version} is blocked: {gate.summary} To publish anyway, "
+                                   "give an override reason (it is audited).", details={"gate": gate.to_dict()})
         await self.store.move_label(set_name, PRODUCTION, version, actor=actor, action="publish",
                                     reason=reason if not gate.passed else None,
                                     details={"gate_status": gate.status, "override": not gate.passed})

@@ -167,8 +167,9 @@ def static_issues(files: Mapping[str, str]) -> list[Issue]:
             asts[name] = env.parse(text, name=name)
     issues.extend(_reference_issues(manifest, sources, asts))
     issues.extend(_exemplar_issues(manifest, files))
-    if not any(i.code == "syntax_error" for i in issues):
-        issues.extend(_variable_issues(manifest, files["manifest.yaml"], sources, asts))
+    # With a syntax error some templates were not parsed: what they use is unknown, so "never used" would lie.
+    complete = not any(i.code == "syntax_error" for i in issues)
+    issues.extend(_variable_issues(manifest, files["manifest.yaml"], sources, asts, check_unused=complete))
     return issues
 
 
@@ -227,7 +228,7 @@ def _exemplar_issues(manifest: Manifest, files: Mapping[str, str]) -> list[Issue
 
 
 def _variable_issues(manifest: Manifest, manifest_text: str, sources: Mapping[str, str],
-                     asts: Mapping[str, nodes.Template]) -> list[Issue]:
+                     asts: Mapping[str, nodes.Template], *, check_unused: bool) -> list[Issue]:
     from jinja2 import meta
 
     issues = []
@@ -239,7 +240,7 @@ def _variable_issues(manifest: Manifest, manifest_text: str, sources: Mapping[st
         issues.append(Issue("undeclared_variable", f"{template or 'a template'} line {line} uses {variable!r}, "
                             "which the manifest does not declare (add it under variables, or remove it).",
                             template, line, column))
-    for variable in sorted({n for n, spec in manifest.variables.items() if spec.required} - used):
+    for variable in sorted({n for n, spec in manifest.variables.items() if spec.required and check_unused} - used):
         declared = re.search(rf"^(\s*){re.escape(variable)}\s*:", manifest_text, re.MULTILINE)
         line = manifest_text.count("\n", 0, declared.start()) + 1 if declared else None
         issues.append(Issue("unused_required_variable", f"The manifest requires {variable!r} but no template uses "

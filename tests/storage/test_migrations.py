@@ -21,7 +21,7 @@ from tests.storage.support import accept
 
 pytestmark = pytest.mark.anyio
 
-TABLES = {"messages", "drafts", "findings", "reviews", "audit_events"}
+TABLES = {"messages", "drafts", "findings", "reviews", "audit_events", "eval_runs", "eval_cases"}
 TABLES |= {"users", "api_tokens"}  # issue 7
 TABLES |= {"template_versions", "template_labels", "template_label_moves"}  # issue 8
 

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from drafter.settings import PROJECT_ROOT
+from drafter.llm.base import LLMRequest, LLMResult, Usage
+from drafter.settings import PROJECT_ROOT, Settings
 from drafter.storage.engine import create_engine
 from drafter.storage.migrate import upgrade
 from drafter.storage.repository import DraftStore
 from drafter.templates.store import TemplateStore, files_of_dir
+from tests.conftest import GOOD_REPLY, FakeLLM
 
 DEFAULT_DIR: Path = PROJECT_ROOT / "prompts" / "default"
 
@@ -40,3 +42,33 @@ async def drafts(engine: AsyncEngine) -> DraftStore:
 @pytest.fixture
 async def templates(drafts: DraftStore) -> TemplateStore:
     return TemplateStore(drafts)
+
+
+MARKER = "Answer in as few words as possible."  # a candidate edit that makes the (scripted) model worse
+BAD_REPLY = "Stop taking your medicine. It is nothing to worry about."
+
+
+class PromptAwareLLM(FakeLLM):
+    """The FakeLLM that answers badly whenever the prompt carries MARKER: a template edit that hurts drafts."""
+
+    async def complete(self, request: LLMRequest) -> LLMResult:
+        self.requests.append(request)
+        text = request.prompt + "".join(m.content for m in request.messages)
+        if MARKER in text:
+            return LLMResult(text=BAD_REPLY, model="fake-model", usage=Usage(100, 10))
+        return self._next()
+
+
+@pytest.fixture
+def fake_llm() -> FakeLLM:
+    llm = PromptAwareLLM()
+    llm.default = GOOD_REPLY
+    return llm
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """The shared test settings, with a small, fast eval gate (12 cases) writing under tmp_path."""
+    return Settings(database_url=f"sqlite:///{tmp_path}/drafter.db", llm_base_url="http://llm.invalid/v1",
+                    llm_api_key="test-key", after_hours_phone="555-0100", practice_name="Test Clinic",
+                    template_gate_limit=12, template_gate_dir=tmp_path / "gates", eval_judge="off")
