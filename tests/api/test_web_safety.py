@@ -82,7 +82,7 @@ def test_patient_script_never_comes_back_unescaped_in_html(client: TestClient, f
     for (method, template) in sorted(ROUTE_POLICY):
         if method != "GET":
             continue
-        page = admin.get(template.format(draft_id=draft_id))
+        page = admin.get(template.format(draft_id=draft_id, set_name="default", version=1, label="production"))
         kind = page.headers.get("content-type", "")
         if kind.startswith("text/html"):
             seen_html += 1
