@@ -42,7 +42,10 @@ class _Strict(BaseModel):
 class PatientMessage(_Strict):
     """What the patient wrote. The length limit is enforced by the pipeline from settings."""
 
-    text: str = Field(description="The patient's message, as written.", examples=["My headache is back."])
+    text: str = Field(description="The patient's message, as written (it must contain visible text).",
+                      examples=["My headache is back."],
+                      # documented only: the pipeline answers message_empty after removing control characters
+                      json_schema_extra={"minLength": 1, "pattern": r"[^\s\x00-\x1f\x7f-\x9f]"})
     subject: str | None = Field(default=None, max_length=500)
     sent_at: datetime | None = None
     language: str | None = Field(default=None, max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -51,6 +54,14 @@ class PatientMessage(_Strict):
     @classmethod
     def _clean(cls, value: str | None) -> str | None:
         return None if value is None else clean_text(value).strip()
+
+    @field_validator("sent_at", mode="before")
+    @classmethod
+    def _iso_text(cls, value: object) -> object:
+        # Lax parsing would take a number as a Unix time; the schema (and the portal) promise ISO 8601 text.
+        if value is not None and not isinstance(value, str | datetime):
+            raise ValueError("sent_at must be an ISO 8601 date-time string, e.g. 2026-11-23T09:30:00Z")
+        return value
 
 
 class PatientInfo(_Strict):
@@ -64,6 +75,14 @@ class PatientInfo(_Strict):
     phone: str | None = Field(default=None, max_length=40)
     email: str | None = Field(default=None, max_length=254)
     address: str | None = Field(default=None, max_length=300)
+
+    @field_validator("age", mode="before")
+    @classmethod
+    def _number(cls, value: object) -> object:
+        # JSON numbers only (44 or 44.0); lax parsing would also take true or "44".
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError("age must be a whole number of years, e.g. 44")
+        return value
 
     def identifiers(self) -> dict[str, str]:
         """The supplied identifiers by kind (name, date_of_birth, mrn, phone, email, address)."""

@@ -66,7 +66,7 @@ def pipeline_config(settings: Settings, *, demo_model: bool) -> PipelineConfig:
     )
 
 
-async def _template_resolver(settings: Settings, store: DraftStore, renderer: PromptRenderer) -> TemplateResolver:
+async def _template_resolver(settings: Settings, store: DraftStore) -> TemplateResolver:
     """Template sets live in the database; the files in prompts/ seed version 1 (see TemplateStore.seed)."""
     template_store = TemplateStore(store)
     folder = settings.prompts_dir / settings.template_set
@@ -99,7 +99,7 @@ async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: 
         if migrate:
             await upgrade(engine)
         store = DraftStore(engine)
-        templates = await _template_resolver(settings, store, renderer)
+        templates = await _template_resolver(settings, store)
         async with contextlib.AsyncExitStack() as stack:
             if llm is None:
                 backend = await stack.enter_async_context(open_backend(settings))

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from drafter.api.app import create_app
 from drafter.errors import LocalModelError
+from drafter.identity import Role
 from drafter.llm.local import LocalModelServer, ensure_model
 from drafter.settings import Settings
 
@@ -37,7 +38,16 @@ def local_client(model_cache: Path, tmp_path_factory: pytest.TempPathFactory) ->
                         _env_file=None)  # type: ignore[call-arg]
     assert settings.uses_local_model
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        _sign_in(client)  # the API needs a token since issue 7
         yield client
+
+
+def _sign_in(client: TestClient) -> None:
+    """A clinician token for the client (the app is up, so its account store is ready)."""
+    accounts = client.app.state.authenticator.accounts  # type: ignore[attr-defined]
+    assert client.portal is not None
+    _, token = client.portal.call(lambda: accounts.create_user("local-e2e", Role.CLINICIAN, actor="tests"))
+    client.headers["Authorization"] = f"Bearer {token}"
 
 
 def test_draft_review_with_the_real_local_model(local_client: TestClient) -> None:
@@ -53,7 +63,7 @@ def test_draft_review_with_the_real_local_model(local_client: TestClient) -> Non
     assert draft["timings"]["llm_ms"] > 0 and draft["timings"]["overhead_ms"] < draft["timings"]["total_ms"]
     assert any(f["check"] == "demo_model" and f["severity"] == "warn" for f in draft["findings"])
     review = local_client.post(f"/v1/drafts/{draft['id']}/review",
-                               json={"decision": "approve", "reviewer": "Dr. Test",
+                               json={"decision": "approve",
                                      "final_text": "Thank you for writing. We will call you today.",
                                      "acknowledge_block_findings": True})
     assert review.status_code == 200, review.text

@@ -3,32 +3,24 @@ appears in any log line (ours, uvicorn's, sqlalchemy's, httpx's, openai's), not 
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from drafter.api.app import create_app
 from drafter.identity import Role
 from drafter.llm.base import LLMRequest
 from drafter.logs import JsonFormatter, clean_request_id, configure_logging, request_id
 from drafter.settings import Settings
-from drafter.storage.accounts import AccountStore
-from drafter.storage.engine import create_engine
-from drafter.storage.migrate import upgrade
-from drafter.storage.repository import DraftStore
-from drafter.testing.fake_openai import FakeOpenAIServer, Fault, free_port
+from drafter.testing.fake_openai import FakeOpenAIServer, Fault
 from tests.conftest import FakeLLM
+from tests.live import make_token, serving
 
 NAME, DOB, MRN = "Marisol Quintanilla-Vebber", "03/14/1962", "MRN-48213377"
 PHONE, EMAIL, ADDRESS = "(617) 555-0199", "marisol.qv@example.org", "742 Evergreen Terrace, Springfield"
@@ -57,37 +49,6 @@ def captured() -> Iterator[io.StringIO]:
         logger.propagate = propagate
 
 
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """The app under a real uvicorn on loopback (uvicorn's own loggers included)."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, log_level="debug",
-                                           access_log=True))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-def clinician_token(settings: Settings) -> str:
-    async def make() -> str:
-        engine = create_engine(settings.database_url)
-        try:
-            await upgrade(engine)
-            return (await AccountStore(DraftStore(engine)).create_user("dr.logs", Role.CLINICIAN, actor="tests"))[1]
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(make())
-
-
 class ExplodingLLM(FakeLLM):
     """A backend bug whose exception message quotes the prompt (as careless code might)."""
 
@@ -100,10 +61,10 @@ def test_no_phi_reaches_any_log_at_debug(captured: io.StringIO, tmp_path: Path) 
         configure_logging("DEBUG", captured)  # the fake server's uvicorn config replaced ours: take it back
         settings = Settings(database_url=f"sqlite:///{tmp_path}/phi.db", llm_base_url=llm_server.base_url,
                             llm_api_key="k", llm_max_attempts=1, database_echo=True, log_level="DEBUG")
-        token = clinician_token(settings)
+        token = make_token(settings, "dr.logs", Role.CLINICIAN)
         headers = {"Authorization": f"Bearer {token}", "X-Request-ID": "phi-test-1"}
         body = {"message": {"text": MESSAGE, "subject": f"knee - {NAME}"}, "patient": PATIENT}
-        with serving(create_app(settings)) as base, httpx.Client(base_url=base, timeout=30) as http:
+        with serving(create_app(settings), access_log=True) as base, httpx.Client(base_url=base, timeout=30) as http:
             ok = http.post("/v1/drafts", json=body, headers=headers)
             assert ok.status_code == 201, ok.text
             assert ok.headers["x-request-id"] == "phi-test-1"

@@ -15,6 +15,7 @@ from drafter.api.middleware import RequestContext, SecurityHeaders
 from drafter.api.oidc import OIDCVerifier
 from drafter.api.ratelimit import RateLimits
 from drafter.api.routes import drafts, health, me, templates
+from drafter.api.strict import reject_unknown_query_params
 from drafter.llm.base import LLM
 from drafter.services import open_services
 from drafter.settings import Settings
@@ -38,7 +39,8 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
         description="Every draft is checked by guardrails and waits for a clinician's decision; nothing is sent "
                     "to a patient automatically.",
         lifespan=lifespan,
-        dependencies=[Depends(enforce_route_policy)],  # fail closed: a route missing from ROUTE_POLICY is refused
+        # fail closed: a route missing from ROUTE_POLICY is refused; then unknown query parameters are refused
+        dependencies=[Depends(enforce_route_policy), Depends(reject_unknown_query_params)],
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestor_list)

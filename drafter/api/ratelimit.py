@@ -51,5 +51,5 @@ class RateLimits:
                                    details={"retry_after_s": wait})
 
     async def allow_auth_failure(self, address: str) -> int | None:
-        """Count a failed authentication from `address`; the seconds to wait once over the limit."""
+        """Count a failed authentication from `address`; None while under the limit, else the seconds left."""
         return await self._hit(self.auth_failures, "auth_failure", address)

@@ -124,17 +124,23 @@ class DraftList(BaseModel):
     offset: int
 
 
+VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"  # JSON Schema pattern: contains at least one visible character
+
+
 class ReviewCreate(BaseModel):
     """A clinician's decision on a draft."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # The rules below, stated in the schema too (documented only; the validators enforce them with clear messages).
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={
+        "if": {"properties": {"decision": {"const": "reject"}}},
+        "then": {"required": ["reason"], "properties": {"reason": {"type": "string", "pattern": VISIBLE}}}})
 
     decision: Literal["approve", "reject"]
-    final_text: str | None = Field(default=None, max_length=20_000,
+    final_text: str | None = Field(default=None, max_length=20_000, json_schema_extra={"pattern": VISIBLE},
                                    description="The text as approved, if the clinician edited the draft.")
     reason: str | None = Field(default=None, max_length=2_000, description="Required when rejecting.")
     acknowledge_block_findings: bool = Field(
-        default=False, description="Must be true to approve a draft that has a block finding.")
+        default=False, strict=True, description="Must be true to approve a draft that has a block finding.")
 
     @model_validator(mode="before")
     @classmethod
