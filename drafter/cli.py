@@ -13,6 +13,7 @@ import typer
 
 from drafter.errors import AuditChainError, DrafterError, InputError
 from drafter.settings import Settings, load_settings
+from drafter.templates import cli as templates_cli
 from evals.cli import eval_app
 
 T = TypeVar("T")
@@ -23,6 +24,7 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
 prompts_app = typer.Typer(no_args_is_help=True, help="Prompt templates.")
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(templates_cli.app, name="templates")
 app.add_typer(eval_app, name="eval")
 
 

@@ -8,6 +8,7 @@
     │   ├── MessageTooLongError       message_too_long  413   65
     │   ├── RequestTooLargeError      request_too_large 413   65
     │   ├── ReviewRuleError           review_invalid    422   65  e.g. approving a block finding unacknowledged
+    │   ├── TemplateInvalidError      template_invalid  422   65  a template set fails validation (details.issues)
     │   ├── DatasetError              dataset_invalid   422   65  an eval dataset or run folder that cannot be used
     │   └── FhirResourceError         fhir_invalid      400   65  not a valid FHIR R4 resource (OperationOutcome)
     ├── AuthenticationError           unauthenticated   401   77  no, malformed, unknown, revoked or expired token
@@ -16,6 +17,7 @@
     ├── AuditChainError               audit_broken      500   65  `drafter audit verify` found an altered chain
     ├── NotFoundError                 not_found         404   66
     ├── ConflictError                 conflict          409   65  e.g. reviewing a reviewed draft
+    │   └── GateBlockedError          gate_blocked      409   65  the eval gate found a regression (details.gate)
     ├── TemplateError                 template_error    500   70  a prompt template failed to render
     ├── StorageError                  storage_unavailable 503 69
     ├── DraftInterruptedError         draft_interrupted 503   75  the process stopped or the client left mid-draft
@@ -82,6 +84,10 @@ class ReviewRuleError(InputError):
     code = "review_invalid"
 
 
+class TemplateInvalidError(InputError):
+    code = "template_invalid"
+
+
 class DatasetError(InputError):
     code = "dataset_invalid"
 
@@ -101,6 +107,10 @@ class ConflictError(DrafterError):
     code = "conflict"
     http_status = 409
     exit_code = 65
+
+
+class GateBlockedError(ConflictError):
+    code = "gate_blocked"
 
 
 class TemplateError(DrafterError):

@@ -17,6 +17,7 @@ from drafter.errors import (
     DrafterError,
     DraftInterruptedError,
     EmptyMessageError,
+    InputError,
     LLMBusyError,
     LLMError,
     MessageTooLongError,
@@ -26,6 +27,7 @@ from drafter.observer import PipelineObserver
 from drafter.prompting import PromptRenderer
 from drafter.storage.models import Draft, Message
 from drafter.storage.repository import DraftStore, FhirOrigin
+from drafter.templates.resolver import ActiveTemplates, TemplateResolver
 from guardrails import Finding, InputContext, OutputContext, Policy, PracticePolicy, Severity, Urgency, run_checks
 from guardrails.checks import emergency_guidance, urgency
 from guardrails.redaction import Redactor, redact_tree
@@ -101,10 +103,13 @@ class Pipeline:
 
     def __init__(self, *, llm: LLM, store: DraftStore, renderer: PromptRenderer, policy: Policy,
                  config: PipelineConfig, fallback: PromptRenderer | None = None,
-                 observer: PipelineObserver | None = None) -> None:
+                 observer: PipelineObserver | None = None, templates: TemplateResolver | None = None) -> None:
         self.llm, self.store, self.renderer, self.policy, self.config = llm, store, renderer, policy, config
         self.fallback = fallback  # the template-only reply when the model fails; None: store the draft as failed
         self.observer = observer  # metrics: told about every stored draft (codes and timings, never text)
+        # With a resolver, drafts use the database's `production` label (or the version a request names);
+        # without one (tools that render from files), `renderer` is the only set.
+        self.templates = templates
 
     async def _off_loop(self, size: int, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a CPU-bound step inline for ordinary input, in a worker thread for long input (see offload_chars)."""
@@ -161,6 +166,17 @@ class Pipeline:
             "signoff": request.clinician.name or "[CLINICIAN_NAME]",
         }
 
+    async def templates_for(self, request: DraftRequest, template: str | None = None) -> ActiveTemplates:
+        """The template set for this draft: `template` (name@version or name@label), else the request's, else
+        the production label."""
+        ref = template or request.template
+        if self.templates is None:
+            if ref:
+                raise InputError(f"Template {ref!r} cannot be chosen here: this pipeline renders the template set "
+                                 "from files only.")
+            return ActiveTemplates(self.renderer, None)
+        return await self.templates.resolve(ref)
+
     def redactor_for(self, request: DraftRequest, findings: list[Finding]) -> Redactor | None:
         """Placeholders for every identifier in the message and the supplied patient details, if policy says so."""
         if not self.policy.redact_phi:
@@ -174,15 +190,21 @@ class Pipeline:
                 redactor.placeholder("name" if f.code == "preferred_name" else f.code, text[f.span[0]:f.span[1]])
         return redactor
 
-    def render(self, request: DraftRequest, findings: list[Finding], level: Urgency,
-               redactor: Redactor | None = None) -> LLMRequest:
-        """The exact request the model will receive (identifiers replaced by placeholders when redacting)."""
+    def model_variables(self, request: DraftRequest, findings: list[Finding], level: Urgency,
+                        redactor: Redactor | None = None) -> dict[str, Any]:
+        """The template variables as rendered for the model: placeholders instead of identifiers when redacting."""
         variables = self.prompt_variables(request, findings, level)
         if redactor is not None:
             signoff = variables["signoff"]
             variables = redact_tree(variables, redactor)  # type: ignore[assignment]
             variables["signoff"] = signoff  # the clinician's name is not patient information
-        return self.renderer.render(variables, mode=self.llm.prompt_mode,
+        return variables
+
+    def render(self, request: DraftRequest, findings: list[Finding], level: Urgency,
+               redactor: Redactor | None = None, *, renderer: PromptRenderer | None = None) -> LLMRequest:
+        """The exact request the model will receive (identifiers replaced by placeholders when redacting)."""
+        variables = self.model_variables(request, findings, level, redactor)
+        return (renderer or self.renderer).render(variables, mode=self.llm.prompt_mode,
                                     max_tokens=self.config.max_tokens, temperature=self.config.temperature)
 
     def finish(self, request: DraftRequest, result: LLMResult, input_findings: list[Finding], level: Urgency,
@@ -220,25 +242,30 @@ class Pipeline:
     # -- the whole path --------------------------------------------------------------------------
 
     async def _prepare(self, request: DraftRequest, *, source: str, actor: str,
-                       regenerate: str | None, claimed: str | None = None) -> _Prepared:
+                       regenerate: str | None, claimed: str | None = None,
+                       template: str | None = None) -> _Prepared:
         clock = _Clock()
         self.validate(request)
         size = len(request.message.text) + len(_context_text(request))
         findings, level = await self._off_loop(size, self.assess_input, request)
         clock.lap("input_checks")
+        active = await self.templates_for(request, template)
+        clock.lap("templates")
+        label = active.renderer.template_set.label
         if claimed:  # accepted earlier and claimed by a background worker: nothing new to store
             draft_id = claimed
         elif regenerate:
             _, draft_id = await self.store.start_regeneration(
-                regenerate, actor=actor, template_set=self.renderer.template_set.label, backend=self.llm.name)
+                regenerate, actor=actor, template_set=label, backend=self.llm.name,
+                template_version_id=active.version_id)
         else:
             _, draft_id = await self.store.accept(request, urgency=level, source=source, actor=actor,
-                                                  template_set=self.renderer.template_set.label,
-                                                  backend=self.llm.name)
+                                                  template_set=label, backend=self.llm.name,
+                                                  template_version_id=active.version_id)
         clock.lap("store_accept")
         try:
             redactor = self.redactor_for(request, findings)
-            llm_request = self.render(request, findings, level, redactor)
+            llm_request = self.render(request, findings, level, redactor, renderer=active.renderer)
         except Exception as exc:
             await self._record_failure(draft_id, exc, findings, clock, attempts=0)
             raise
@@ -307,9 +334,12 @@ class Pipeline:
         return draft
 
     async def draft(self, request: DraftRequest, *, source: str = "api", actor: str = "api",
-                    regenerate: str | None = None) -> Draft:
-        """Draft a reply and return the stored draft. On LLM failure the failed draft is stored, then raised."""
-        prep = await self._prepare(request, source=source, actor=actor, regenerate=regenerate)
+                    regenerate: str | None = None, template: str | None = None) -> Draft:
+        """Draft a reply and return the stored draft. On LLM failure the failed draft is stored, then raised.
+
+        `template` (name@version or name@label) overrides the request's template and the production label.
+        """
+        prep = await self._prepare(request, source=source, actor=actor, regenerate=regenerate, template=template)
         try:
             result = await self.llm.complete(prep.llm_request)
         except Exception as exc:
@@ -322,9 +352,9 @@ class Pipeline:
         return await self._complete(request, result, prep)
 
     async def stream(self, request: DraftRequest, *, source: str = "api", actor: str = "api",
-                     regenerate: str | None = None) -> AsyncGenerator[Delta | Draft, None]:
+                     regenerate: str | None = None, template: str | None = None) -> AsyncGenerator[Delta | Draft, None]:
         """Like `draft`, yielding the model's text as it arrives and the stored draft last."""
-        prep = await self._prepare(request, source=source, actor=actor, regenerate=regenerate)
+        prep = await self._prepare(request, source=source, actor=actor, regenerate=regenerate, template=template)
         async for event in self._stream_prepared(request, prep):
             yield event
 

@@ -247,26 +247,242 @@ def _bounded_range(*args: int) -> Iterator[int]:
         yield i
 
 
-class _LimitedSandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox plus caps on `*`/`**` results, `range`, output size and render time."""
+_FORMAT_NUMBER = re.compile(r"%[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_MAX_INT_BITS = 4_096  # integer arithmetic beyond this is never prompt material and can take minutes
 
-    intercepted_binops = frozenset(["*", "**"])
+
+MAX_RENDER_ALLOCATION = 20 * MAX_OUTPUT_CHARS  # characters all intermediate results of one render may add up to
+
+# The characters one render may still allocate through strings, lists and calls (None outside a render).
+_budget: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("render_budget", default=None)
+
+
+def _weight(value: Any, cap: int = MAX_OUTPUT_CHARS) -> int:
+    """Characters `str(value)` would take, at least, counted only up to just past `cap`.
+
+    Containers are walked (a list of one long string repeated is large even though its len() is small);
+    the walk stops as soon as the total passes the cap, so it costs at most `cap` steps.
+    """
+    total = 0
+    stack = [value]
+    while stack and total <= cap:
+        item = stack.pop()
+        if isinstance(item, str | bytes):
+            total += len(item)
+        elif isinstance(item, int) and not isinstance(item, bool):
+            total += max(1, item.bit_length() // 3)
+        elif isinstance(item, Mapping):
+            total += 2 + len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += 2 + len(item)
+            stack.extend(item)
+        else:
+            total += 1
+    return total
+
+
+def _check_weight(value: Any, what: str) -> Any:
+    if _weight(value) > MAX_OUTPUT_CHARS:
+        raise RenderLimitError(f"{what} would exceed the output limit of {MAX_OUTPUT_CHARS:,} characters")
+    return value
+
+
+def _check_size(value: Any, what: str) -> Any:
+    """Refuse a result past the output limit, and charge it to the render's allocation budget."""
+    if isinstance(value, str | list | tuple | dict) and len(value) > MAX_OUTPUT_CHARS:
+        raise RenderLimitError(f"{what} would exceed the output limit of {MAX_OUTPUT_CHARS:,} characters")
+    budget = _budget.get()
+    if budget is not None and isinstance(value, str | list | tuple | dict):
+        budget[0] -= len(value)
+        if budget[0] < 0:
+            raise RenderLimitError(f"the render built more than {MAX_RENDER_ALLOCATION:,} characters of "
+                                   "intermediate results")
+    return value
+
+
+def _check_ints(args: tuple[Any, ...], kwargs: Mapping[str, Any], what: str) -> None:
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_OUTPUT_CHARS:
+            raise RenderLimitError(f"{what} was given {value:,}, above the limit of {MAX_OUTPUT_CHARS:,}")
+
+
+def _check_percent_format(fmt: str, args: Any) -> None:
+    """`'%0999999999d' % 1` would allocate a gigabyte before any output check could run."""
+    for width, precision in _FORMAT_NUMBER.findall(fmt):
+        for number in (width, precision):
+            if number.isdigit() and int(number) > MAX_OUTPUT_CHARS:
+                raise RenderLimitError(f"a format width of {int(number):,} is above the limit")
+    values = args if isinstance(args, tuple) else (args,)
+    _check_ints(tuple(values), {}, "a % format")
+
+
+def _check_brace_format(fmt: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """`'{:>999999999}'.format(1)` (or a width passed as an argument) is refused before it allocates."""
+    import string
+
+    try:
+        parsed = list(string.Formatter().parse(fmt))
+    except ValueError as exc:
+        raise RenderLimitError(f"invalid format string: {exc}") from None
+    for _, _, spec, _ in parsed:
+        for number in re.findall(r"\d+", spec or ""):
+            if int(number) > MAX_OUTPUT_CHARS:
+                raise RenderLimitError(f"a format width of {int(number):,} is above the limit")
+    _check_ints(args, kwargs, "format()")
+
+
+def _estimate_str_method(name: str, text: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int:
+    """Upper bound of the result size of the str methods that can grow their input, 0 when not one of them."""
+    if name in {"center", "ljust", "rjust", "zfill"}:
+        return max(len(text), int(args[0])) if args and isinstance(args[0], int) else 0
+    if name == "expandtabs":
+        size = args[0] if args else kwargs.get("tabsize", 8)
+        return len(text) + text.count("\t") * (size if isinstance(size, int) else 8)
+    if name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
+        hits = text.count(args[0]) if args[0] else len(text) + 1
+        return len(text) + hits * max(0, len(args[1]) - len(args[0]))
+    if name == "join" and args:
+        items = list(args[0])
+        if len(items) > MAX_OUTPUT_CHARS:
+            return len(items)
+        return sum(len(i) if isinstance(i, str) else 0 for i in items) + len(text) * max(0, len(items) - 1)
+    return 0
+
+
+def _guard_iterable(value: Any) -> Iterator[Any]:
+    """Every for-loop iterates through this: a pure loop has no call to hook, so the deadline is checked here."""
+    for i, item in enumerate(value):
+        if i & 127 == 0:
+            _check_deadline()
+        yield item
+
+
+def _guarded_filter(name: str, func: Any) -> Any:
+    """Wrap a built-in filter so arguments that would grow the output past the limit are refused first."""
+
+    def estimate(value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int:
+        text = value if isinstance(value, str) else ""
+        if name == "indent":
+            width = args[0] if args else kwargs.get("width", 4)
+            pad = len(width) if isinstance(width, str) else width if isinstance(width, int) else 4
+            return len(text) + (text.count("\n") + 1) * pad
+        if name == "wordwrap":
+            width = args[0] if args else kwargs.get("width", 79)
+            wrap = args[2] if len(args) > 2 else kwargs.get("wrapstring") or "\n"
+            lines = len(text) // max(1, width if isinstance(width, int) else 79) + 1
+            return len(text) + lines * (len(wrap) if isinstance(wrap, str) else 1)
+        if name == "join" and value is not None:
+            items = list(value)
+            sep = args[0] if args and isinstance(args[0], str) else kwargs.get("d", "")
+            return sum(len(str(i)) for i in items[:MAX_OUTPUT_CHARS + 1]) + len(sep) * max(0, len(items) - 1)
+        if name == "format" and isinstance(value, str):
+            _check_percent_format(value, args or tuple(kwargs.values()))
+        if name in {"replace", "center"} and isinstance(value, str):
+            return _estimate_str_method(name, value, args, kwargs)
+        return 0
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        # Filters may take the environment, context or eval context first; the value is the first plain argument.
+        offset = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
+        value, rest = (args[offset], args[offset + 1:]) if len(args) > offset else (None, ())
+        if name == "join" and value is not None and not isinstance(value, str | list | tuple):
+            value = list(value)  # a generator would be used up by the estimate
+            args = (*args[:offset], value, *rest)
+        _check_deadline()
+        _check_ints(rest, kwargs, f"the {name} filter")
+        _check_weight((value, rest, tuple(kwargs.values())), f"the {name} filter")
+        if estimate(value, rest, kwargs) > MAX_OUTPUT_CHARS:
+            raise RenderLimitError(f"the {name} filter would exceed the output limit of {MAX_OUTPUT_CHARS:,} "
+                                   "characters")
+        return _check_size(func(*args, **kwargs), f"the {name} filter")
+
+    guarded.jinja_pass_arg = getattr(func, "jinja_pass_arg", None)  # type: ignore[attr-defined]
+    guarded.__name__ = getattr(func, "__name__", name)
+    return guarded
+
+
+class _LimitedSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox plus caps on output size and render time that hold for any template.
+
+    Hooks: arithmetic (`*`, `**`, `+`, `%`), every call, attribute and item access, every filter, and every
+    for-loop iteration and `~` concatenation (the parsed tree is rewritten so they pass through a guard). A
+    loop with no call inside still meets the deadline, and nothing can allocate far past the output limit.
+    """
+
+    intercepted_binops = frozenset(["*", "**", "+", "%"])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.globals.pop("lipsum", None)  # generates text at will; no prompt needs it
+        self.filters = {name: _guarded_filter(name, func) for name, func in self.filters.items()}
+        self.filters["_guard_iterable"] = _guard_iterable
+        self.filters["_guard_size"] = lambda value: _check_size(value, "a ~ concatenation")
+        self.filters["_guard_operand"] = lambda value: _check_weight(value, "a ~ concatenation")
+        # Every {{ ... }} passes through finalize before it becomes text: a container is weighed first.
+        self.finalize = lambda value: _check_weight(value, "an output")
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, "_guard_iterable", [], [], None, None, lineno=loop.lineno)
+        for concat in list(tree.find_all(nodes.Concat)):
+            concat.nodes = [nodes.Filter(n, "_guard_operand", [], [], None, None, lineno=n.lineno)
+                            for n in concat.nodes]
+            _wrap_in_place(tree, concat)
+        return tree
 
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
+        _check_deadline()
         if operator_ == "**":
             if isinstance(right, int | float) and abs(right) > 64:
                 raise RenderLimitError("exponent too large")
+            if isinstance(left, int) and isinstance(right, int) and left.bit_length() * max(right, 0) > _MAX_INT_BITS:
+                raise RenderLimitError("the power is too large")
             return operator.pow(left, right)
+        if operator_ == "%":
+            if isinstance(left, str):
+                _check_percent_format(left, right)
+                _check_weight(right, "a % format")
+                return _check_size(operator.mod(left, right), "a % format")
+            return operator.mod(left, right)
+        if operator_ == "+":
+            _check_weight((left, right), "a + concatenation")
+            return _check_size(operator.add(left, right), "a + concatenation")
         if isinstance(left, str | list | tuple) or isinstance(right, str | list | tuple):
             times = right if isinstance(right, int) else left if isinstance(left, int) else 1
-            size = len(left) if isinstance(left, str | list | tuple) else len(right)
+            size = _weight(left if isinstance(left, str | list | tuple) else right)
             if isinstance(times, int) and times * size > MAX_OUTPUT_CHARS:
                 raise RenderLimitError("repetition would exceed the output limit")
+            return _check_size(operator.mul(left, right), "a repetition")
+        if (isinstance(left, int) and isinstance(right, int)
+                and left.bit_length() + right.bit_length() > _MAX_INT_BITS):
+            raise RenderLimitError("the product is too large")
         return operator.mul(left, right)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        _check_deadline()
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        _check_deadline()
+        return super().getitem(obj, argument)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _check_deadline()
-        return super().call(__context, __obj, *args, **kwargs)
+        _check_weight((args, tuple(kwargs.values())), "a call's arguments")
+        target = getattr(__obj, "__wrapped__", __obj)  # str.format is wrapped by the sandbox
+        owner = getattr(target, "__self__", None)
+        name = getattr(target, "__name__", "")
+        if isinstance(owner, str):
+            if name in {"format", "format_map"}:
+                _check_brace_format(owner, args, kwargs if name == "format" else {})
+            _check_ints(args, kwargs, f"str.{name}()")
+            if _estimate_str_method(name, owner, args, kwargs) > MAX_OUTPUT_CHARS:
+                raise RenderLimitError(f"str.{name}() would exceed the output limit of {MAX_OUTPUT_CHARS:,} "
+                                       "characters")
+        return _check_size(super().call(__context, __obj, *args, **kwargs), "a call result")
 
 
 def _environment(sources: Mapping[str, str]) -> _LimitedSandbox:
@@ -278,6 +494,20 @@ def _environment(sources: Mapping[str, str]) -> _LimitedSandbox:
                           autoescape=False, keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True)
     env.globals["range"] = _bounded_range
     return env
+
+
+def _wrap_in_place(tree: nodes.Node, target: nodes.Concat) -> None:
+    """Replace `target` inside its parent by `target|_guard_size` (Concat has no hook of its own)."""
+    for parent in tree.find_all(nodes.Node):
+        for field_name, value in parent.iter_fields():
+            if value is target:
+                setattr(parent, field_name, nodes.Filter(target, "_guard_size", [], [], None, None,
+                                                         lineno=target.lineno))
+                return
+            if isinstance(value, list) and any(item is target for item in value):
+                setattr(parent, field_name, [nodes.Filter(item, "_guard_size", [], [], None, None, lineno=item.lineno)
+                                             if item is target else item for item in value])
+                return
 
 
 def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
@@ -305,6 +535,7 @@ class PromptRenderer:
     def _render(self, file: str, variables: Mapping[str, Any]) -> str:
         label = f"{self.template_set.label}/{file}"
         token = _deadline.set(time.monotonic() + MAX_RENDER_SECONDS)
+        budget_token = _budget.set([MAX_RENDER_ALLOCATION])
         try:
             parts: list[str] = []
             size = 0
@@ -327,8 +558,20 @@ class PromptRenderer:
             raise TemplateError(f"Template {label} was stopped: {exc}.", details={"template": file}) from None
         except jinja2.TemplateError as exc:
             raise TemplateError(f"Template {label} failed to render: {exc}", details={"template": file}) from None
+        except RecursionError:
+            raise TemplateError(f"Template {label} was stopped: it recursed too deeply (a macro calling itself?).",
+                                details={"template": file}) from None
+        except MemoryError:
+            raise TemplateError(f"Template {label} was stopped: it ran out of memory.",
+                                details={"template": file}) from None
+        except Exception as exc:  # a template can raise anything (ZeroDivisionError, TypeError...): fail clearly
+            where, line = _template_frame(exc)
+            raise TemplateError(f"Template {self.template_set.label}/{where or file}{f' line {line}' if line else ''}"
+                                f" failed to render: {type(exc).__name__}: {exc}"[:600],
+                                details={"template": where or file, "line": line}) from None
         finally:
             _deadline.reset(token)
+            _budget.reset(budget_token)
 
     def render(self, variables: Mapping[str, Any], *, mode: PromptMode, max_tokens: int,
                temperature: float) -> LLMRequest:

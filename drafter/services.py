@@ -23,6 +23,10 @@ from drafter.settings import Settings
 from drafter.storage.engine import create_engine
 from drafter.storage.migrate import upgrade
 from drafter.storage.repository import DraftStore
+from drafter.templates.admin import TemplateAdmin
+from drafter.templates.gate import EvalGate, UnavailableGate
+from drafter.templates.resolver import TemplateResolver
+from drafter.templates.store import TemplateStore, files_of_dir
 from guardrails import PolicyError, PracticePolicy, load_policy
 from guardrails.checks import readability
 
@@ -35,6 +39,7 @@ class Services:
     pipeline: Pipeline
     local: LocalModelServer | None
     guard: GuardedLLM | None = None  # the breaker and the concurrency cap around `llm`
+    templates: TemplateAdmin | None = None
 
     async def readiness(self) -> dict[str, str]:
         """'ok' or a short reason per dependency; the service is ready when all are 'ok'."""
@@ -91,6 +96,25 @@ def fallback_renderer(settings: Settings) -> PromptRenderer | None:
     return PromptRenderer(TemplateSet.from_dir(settings.prompts_dir / settings.llm_fallback_template_set))
 
 
+async def _template_resolver(settings: Settings, store: DraftStore) -> TemplateResolver:
+    """Template sets live in the database; the files in prompts/ seed version 1 (see TemplateStore.seed)."""
+    template_store = TemplateStore(store)
+    folder = settings.prompts_dir / settings.template_set
+    await template_store.seed(settings.template_set, files_of_dir(folder), origin=f"prompts/{settings.template_set}")
+    return TemplateResolver(template_store, default_set=settings.template_set)
+
+
+def gate_for(settings: Settings, templates: TemplateStore, llm: LLM | None) -> EvalGate:
+    """The eval gate publishing runs: the evals' runner and compare, unless DRAFTER_TEMPLATE_GATE=off."""
+    if settings.template_gate == "off":
+        return UnavailableGate("the gate is turned off (DRAFTER_TEMPLATE_GATE=off)")
+    from drafter.templates.eval_gate import EvalRunnerGate  # evals import late: they are not needed to serve
+
+    return EvalRunnerGate(settings, templates, dataset=settings.template_gate_dataset,
+                          thresholds=settings.template_gate_thresholds, out_root=settings.template_gate_dir,
+                          limit=settings.template_gate_limit, concurrency=settings.template_gate_concurrency, llm=llm)
+
+
 @asynccontextmanager
 async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: bool = True,
                         recover: bool = False, observer: PipelineObserver | None = None) -> AsyncIterator[Services]:
@@ -114,6 +138,7 @@ async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: 
         store = DraftStore(engine)
         if recover:
             await sweep_at_startup(store, settings)
+        templates = await _template_resolver(settings, store)
         async with contextlib.AsyncExitStack() as stack:
             if llm is None:
                 backend = await stack.enter_async_context(open_backend(settings))
@@ -123,10 +148,11 @@ async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: 
             guard = guard_llm(llm, settings)
             pipeline = Pipeline(llm=guard, store=store, renderer=renderer, policy=policy,
                                 config=pipeline_config(settings, demo_model=demo), fallback=fallback,
-                                observer=observer)
+                                observer=observer, templates=templates)
+            admin = TemplateAdmin(templates.store, templates, pipeline, gate_for(settings, templates.store, guard))
             if recover:
                 sweeper = asyncio.create_task(sweep_forever(store, settings), name="interrupted-draft-sweep")
                 stack.push_async_callback(_cancel, sweeper)
-            yield Services(settings, store, llm, pipeline, local, guard)
+            yield Services(settings, store, llm, pipeline, local, guard, templates=admin)
     finally:
         await engine.dispose()

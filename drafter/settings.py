@@ -136,6 +136,15 @@ class Settings(BaseSettings):
     eval_judge_model: str | None = None
     eval_prices_file: Path = PROJECT_ROOT / "evals" / "prices.yaml"
 
+    # Template publishing gate (issue 8): the eval set run on the candidate and on production, compared with the
+    # thresholds file; a limit bounds how many cases each gate run drafts (the completion cache is shared).
+    template_gate: Literal["evals", "off"] = "evals"
+    template_gate_dataset: Path = PROJECT_ROOT / "evals" / "datasets" / "portal_v1.jsonl"
+    template_gate_thresholds: Path = PROJECT_ROOT / "evals" / "thresholds.yaml"
+    template_gate_limit: int | None = Field(default=60, ge=1, le=100_000)
+    template_gate_concurrency: int = Field(default=8, ge=1, le=256)
+    template_gate_dir: Path = Path("var") / "template-gates"
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

@@ -28,7 +28,7 @@ class MemoryDraftStore(DraftStore):
 
     async def accept(self, request: DraftRequest, *, urgency: Urgency, source: str, actor: str,
                      template_set: str, backend: str, status: DraftStatus = DraftStatus.GENERATING,
-                     origin: FhirOrigin | None = None) -> tuple[str, str]:
+                     origin: FhirOrigin | None = None, template_version_id: str | None = None) -> tuple[str, str]:
         """Keep the message and a draft in `status` (evals draft at once: 'generating'); return their ids."""
         now = utcnow()
         message = Message(id=new_id(), received_at=now, sent_at=request.message.sent_at,
@@ -37,13 +37,14 @@ class MemoryDraftStore(DraftStore):
                           urgency_rank=urgency.rank, request={})
         draft = Draft(id=new_id(), message_id=message.id, status=status.value,
                       urgency_rank=urgency.rank, message_received_at=now, template_set=template_set,
-                      backend=backend, created_at=now, prompt_tokens=0, completion_tokens=0, attempts=0, timings={})
+                      backend=backend, created_at=now, template_version_id=template_version_id,
+                      prompt_tokens=0, completion_tokens=0, attempts=0, timings={})
         draft.message = message
         self._drafts[draft.id] = draft
         return message.id, draft.id
 
     async def start_regeneration(self, draft_id: str, *, actor: str, template_set: str,
-                                 backend: str) -> tuple[str, str]:
+                                 backend: str, template_version_id: str | None = None) -> tuple[str, str]:
         """Evals draft each case once."""
         raise ConflictError("Eval runs do not regenerate drafts.")
 

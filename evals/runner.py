@@ -212,8 +212,11 @@ async def _drafting_llm(settings: Settings, llm: LLM | None) -> AsyncIterator[tu
 
 
 async def run_eval(settings: Settings, options: RunOptions, *, llm: LLM | None = None,
-                   judge_llm: LLM | None = None) -> RunOutcome:
-    """Run (or resume) an eval; write the reports; store the run in the main database."""
+                   judge_llm: LLM | None = None, template: TemplateSet | None = None) -> RunOutcome:
+    """Run (or resume) an eval; write the reports; store the run in the main database.
+
+    `template` runs a set that is not in the prompts folder (the template gate passes database versions).
+    """
     if options.concurrency < 1:
         raise InputError("--concurrency must be at least 1.")
     if options.model:
@@ -221,7 +224,7 @@ async def run_eval(settings: Settings, options: RunOptions, *, llm: LLM | None =
     cases = load_dataset(options.dataset)
     if options.limit is not None:
         cases = cases[:options.limit]
-    template_set = load_template_set(settings, options.template_set)
+    template_set = template if template is not None else load_template_set(settings, options.template_set)
     try:
         policy = load_policy()
     except PolicyError as exc:

@@ -44,6 +44,23 @@ ROUTE_POLICY: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/fhir/Communication"): CLINICAL,
     ("GET", "/fhir/Communication"): READERS,
     ("GET", "/fhir/Communication/{resource_id}"): READERS,
+    # template administration (issue 8)
+    ("GET", "/v1/template-samples"): ADMINS,
+    ("GET", "/v1/templates"): ADMINS,
+    ("GET", "/v1/templates/{set_name}/versions"): ADMINS,
+    ("POST", "/v1/templates/{set_name}/versions"): ADMINS,
+    ("GET", "/v1/templates/{set_name}/versions/{version}"): ADMINS,
+    ("POST", "/v1/templates/{set_name}/validate"): ADMINS,
+    ("POST", "/v1/templates/{set_name}/versions/{version}/validate"): ADMINS,
+    ("POST", "/v1/templates/{set_name}/preview"): ADMINS,
+    ("POST", "/v1/templates/{set_name}/versions/{version}/preview"): ADMINS,
+    ("GET", "/v1/templates/{set_name}/diff"): ADMINS,
+    ("POST", "/v1/templates/{set_name}/versions/{version}/gate"): ADMINS,
+    ("POST", "/v1/templates/{set_name}/versions/{version}/publish"): ADMINS,
+    ("POST", "/v1/templates/{set_name}/rollback"): ADMINS,
+    ("PUT", "/v1/templates/{set_name}/labels/{label}"): ADMINS,
+    ("GET", "/v1/templates/{set_name}/labels/{label}/history"): ADMINS,
+    ("GET", "/v1/templates/{set_name}/versions/{version}/outcomes"): ADMINS,
 }
 
 # Public routes that, besides, answer only callers on loopback with no proxy header (403 otherwise); the route

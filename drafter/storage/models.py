@@ -53,6 +53,8 @@ class Draft(Base):
     message_received_at: Mapped[datetime] = mapped_column(default=utcnow)
     text: Mapped[str | None] = mapped_column(Text)
     template_set: Mapped[str | None] = mapped_column(String(200))
+    # The database template version that rendered the prompt (None for sets loaded from files).
+    template_version_id: Mapped[str | None] = mapped_column(String(36), index=True)
     backend: Mapped[str | None] = mapped_column(String(200))
     model: Mapped[str | None] = mapped_column(String(200))
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
@@ -181,6 +183,61 @@ class FhirCommunication(Base):
     sender: Mapped[str | None] = mapped_column(String(300))
     resource: Mapped[dict[str, Any]]  # as received, with our id
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- template administration (issue 8) ----------------------------------------------------------------
+
+
+class TemplateVersion(Base):
+    """One immutable version of a template set: every file, who wrote it and why; status and gate result."""
+
+    __tablename__ = "template_versions"
+    __table_args__ = (Index("uq_template_versions_set_version", "set_name", "version", unique=True),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    set_name: Mapped[str] = mapped_column(String(63))
+    version: Mapped[int] = mapped_column(Integer)
+    files: Mapped[dict[str, Any]]  # relative path -> text (manifest.yaml, *.j2, exemplars)
+    checksum: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # draft | published | archived
+    author: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    based_on: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    validation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    gate: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    published_at: Mapped[datetime | None]
+    published_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class TemplateLabel(Base):
+    """A named pointer (production, staging, any name) at one version of a set."""
+
+    __tablename__ = "template_labels"
+
+    set_name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    label: Mapped[str] = mapped_column(String(63), primary_key=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("template_versions.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    moved_at: Mapped[datetime] = mapped_column(default=utcnow)
+    moved_by: Mapped[str] = mapped_column(String(200))
+
+
+class TemplateLabelMove(Base):
+    """Every move of a label, oldest first: rollback walks this history back."""
+
+    __tablename__ = "template_label_moves"
+    __table_args__ = (Index("ix_template_label_moves_set_label", "set_name", "label"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    set_name: Mapped[str] = mapped_column(String(63))
+    label: Mapped[str] = mapped_column(String(63))
+    from_version: Mapped[int | None] = mapped_column(Integer)
+    to_version: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(16))  # seed | publish | rollback | label
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # Tables of other features live in their own modules; importing them here registers them on Base.

@@ -177,7 +177,7 @@ class DraftStore:
 
     async def accept(self, request: DraftRequest, *, urgency: Urgency, source: str, actor: str,
                      template_set: str, backend: str, status: DraftStatus = DraftStatus.GENERATING,
-                     origin: FhirOrigin | None = None) -> tuple[str, str]:
+                     origin: FhirOrigin | None = None, template_version_id: str | None = None) -> tuple[str, str]:
         """Store the message and a draft ('generating', or 'queued' for a worker) before any LLM call; return ids."""
         now = utcnow()
         message = Message(
@@ -190,7 +190,8 @@ class DraftStore:
             session.add(message)
             await session.flush()
             draft = Draft(message_id=message.id, status=status.value, urgency_rank=urgency.rank,
-                          message_received_at=now, template_set=template_set, backend=backend, created_at=now)
+                          message_received_at=now, template_set=template_set, backend=backend, created_at=now,
+                          template_version_id=template_version_id)
             session.add(draft)
             if origin is not None:
                 session.add(FhirCommunication(message_id=message.id, subject=origin.subject, sender=origin.sender,
@@ -201,7 +202,7 @@ class DraftStore:
             return message.id, draft.id
 
     async def start_regeneration(self, draft_id: str, *, actor: str, template_set: str,
-                                 backend: str) -> tuple[str, str]:
+                                 backend: str, template_version_id: str | None = None) -> tuple[str, str]:
         """A new 'generating' draft for the same message; the old one is superseded unless it was rejected."""
         async with self._write() as session:
             old = await session.get(Draft, draft_id)
@@ -214,7 +215,7 @@ class DraftStore:
                 old.status = DraftStatus.SUPERSEDED.value
             draft = Draft(message_id=old.message_id, status=DraftStatus.GENERATING.value,
                           urgency_rank=old.urgency_rank, message_received_at=old.message_received_at,
-                          template_set=template_set, backend=backend)
+                          template_set=template_set, backend=backend, template_version_id=template_version_id)
             session.add(draft)
             await session.flush()
             await self._audit(session, actor=actor, action="draft.regenerated", entity_type="draft",

@@ -41,7 +41,7 @@ def test_draft_is_stored_with_findings_usage_and_timings(client: TestClient, fak
     assert draft["model"] == "fake-model"
     assert draft["usage"]["prompt_tokens"] == 100
     assert draft["usage"]["total_tokens"] == draft["usage"]["prompt_tokens"] + draft["usage"]["completion_tokens"]
-    assert draft["template_set"] == "default@2"
+    assert draft["template_set"] == "default@1"  # the database version the prompts/ files seeded
     assert draft["message"]["text"] == HEADACHE["message"]["text"]
     for step in ("input_checks_ms", "store_accept_ms", "render_ms", "llm_ms", "output_checks_ms", "overhead_ms"):
         assert draft["timings"][step] >= 0

@@ -82,7 +82,8 @@ def test_patient_script_never_comes_back_unescaped_in_html(client: TestClient, f
     for (method, template) in sorted(ROUTE_POLICY):
         if method != "GET":
             continue
-        page = admin.get(template.format(draft_id=draft_id, resource_id=draft_id, name="inbox.js"))
+        page = admin.get(template.format(draft_id=draft_id, resource_id=draft_id, name="inbox.js", set_name="default",
+                                         version=1, label="production"))
         kind = page.headers.get("content-type", "")
         if kind.startswith("text/html"):
             seen_html += 1

@@ -25,6 +25,7 @@ TABLES = {"messages", "drafts", "findings", "reviews", "audit_events"}
 TABLES |= {"draft_feedback", "fhir_communications"}  # 0004 inbox
 TABLES |= {"users", "api_tokens"}  # issue 7
 TABLES |= {"eval_runs", "eval_cases"}  # issue 6
+TABLES |= {"template_versions", "template_labels", "template_label_moves"}  # issue 8
 
 
 @pytest.fixture
