@@ -294,6 +294,11 @@ async def run_eval(settings: Settings, options: RunOptions, *, llm: LLM | None =
         try:
             await upgrade(main_engine)
             await EvalStore(main_engine).save(meta, metrics, records, status=status)
+            # Eval runs are part of the audit trail (who measured which template and model, with what result).
+            await DraftStore(main_engine).record_event(
+                actor="drafter eval", action="eval.run", entity_type="eval_run", entity_id=str(meta["run_id"]),
+                details={"status": status, "cases": metrics["cases"], "passed": metrics["passed"],
+                         "template_set": meta["template_set"], "model": meta["model"]})
         finally:
             await main_engine.dispose()
     finished = time.perf_counter()

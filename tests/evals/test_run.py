@@ -12,6 +12,7 @@ import pytest
 from drafter.errors import DatasetError, InputError
 from drafter.settings import Settings
 from drafter.storage.engine import create_engine
+from drafter.storage.repository import DraftStore
 from evals.runner import RunOptions, RunOutcome, run_eval
 from evals.store import EvalStore
 from tests.conftest import FakeLLM
@@ -79,8 +80,11 @@ async def test_the_run_is_stored_in_the_main_database_not_the_inbox(eval_setting
             tables = await conn.run_sync(lambda c: c.dialect.get_table_names(c))
             from sqlalchemy import text
             inbox = (await conn.execute(text("SELECT count(*) FROM drafts"))).scalar()
+        events = [e for e in await DraftStore(engine).audit_events() if e.action == "eval.run"]
     finally:
         await engine.dispose()
+    assert [(e.entity_id, e.details["status"], e.details["cases"]) for e in events] == [
+        (outcome.meta["run_id"], "complete", 4)]
     assert meta["template_set"] == outcome.meta["template_set"] and meta["status"] == "complete"
     assert [r["id"] for r in records] == ["em-1", "med-1", "es-1", "inj-1"] and all(r["passed"] for r in records)
     assert {"eval_runs", "eval_cases", "drafts"} <= set(tables)
