@@ -130,8 +130,9 @@ class DraftRequest(_Strict):
     clinician: ClinicianInfo = Field(default_factory=ClinicianInfo)
     practice: PracticeInfo = Field(default_factory=PracticeInfo)
     context: PatientContext = Field(default_factory=PatientContext)
+    # The pattern accepts exactly what TemplateRef.parse does (a version is a number, a label starts with a letter).
     template: str | None = Field(
-        default=None, max_length=130, pattern=r"^[a-z0-9][a-z0-9_-]{0,62}(@[a-z0-9][a-z0-9_-]{0,62})?$",
+        default=None, max_length=130, pattern=r"^[a-z0-9][a-z0-9_-]{0,62}(@([0-9]{1,9}|[a-z][a-z0-9_-]{0,62}))?$",
         description="Template set to draft with: name, name@VERSION or name@LABEL (default: the production label).",
         examples=["default@production"])
 
