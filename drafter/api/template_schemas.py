@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drafter.domain import DraftRequest
 from drafter.storage.models import TemplateLabel, TemplateLabelMove, TemplateVersion
+from drafter.templates.admin import Outcomes
 
 VersionNumber = Field(ge=1, le=1_000_000)
 
@@ -204,21 +205,8 @@ class LabelMoveOut(BaseModel):
                    reason=row.reason, at=_utc(row.at) or row.at)
 
 
-class OutcomesOut(BaseModel):
-    version: int
-    drafts: int
-    held_for_clinician: int
-    reviewed: int
-    approved: int
-    approved_unedited: int
-    rejected: int
-    approval_rate: float | None
-    approved_unedited_rate: float | None
-    mean_char_edit_distance: float | None
-    mean_word_edit_distance: float | None
-    median_seconds_to_decision: float | None
-    rejection_reasons: list[dict[str, Any]]
-    feedback: list[str] = Field(description="Comments clinicians left when approving.")
+# The admin service's own dataclass is the response: one definition of what outcomes are.
+OutcomesOut = Outcomes
 
 
 class SampleOut(BaseModel):

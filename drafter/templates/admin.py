@@ -56,7 +56,7 @@ class Outcomes:
     mean_word_edit_distance: float | None
     median_seconds_to_decision: float | None
     rejection_reasons: list[dict[str, Any]] = field(default_factory=list)
-    feedback: list[str] = field(default_factory=list)
+    feedback: list[str] = field(default_factory=list)  # comments clinicians left when approving
 
 
 def _rate(part: int, whole: int) -> float | None:

@@ -194,4 +194,4 @@ async def label_history(set_name: SetName, label: Label, services: ServicesDep, 
 @router.get("/{set_name}/versions/{version}/outcomes", response_model=OutcomesOut, responses=ERRORS)
 async def outcomes(set_name: SetName, version: Version, services: ServicesDep, _: Actor) -> OutcomesOut:
     """How clinicians treated this version's drafts: approval rates, edit distances, rejection reasons."""
-    return OutcomesOut(**asdict(await _admin(services).outcomes(set_name, version)))
+    return await _admin(services).outcomes(set_name, version)
