@@ -57,7 +57,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @SCHEMA.parametrize()
-# derandomize: the suite explores the same examples every run (CI stays deterministic); ./scripts/fuzz explores anew.
+# derandomize: the same examples every run, so CI is deterministic; ./scripts/fuzz runs more examples and all phases.
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_api_conforms_to_its_schema(case: schemathesis.Case, live: str) -> None:
     if not case.path.startswith(TEMPLATE_ADMIN):
