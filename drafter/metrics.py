@@ -60,7 +60,8 @@ class Metrics:
             self.findings.labels(check=finding.check, severity=finding.severity).inc()
         self.llm_tokens.labels(backend=backend, kind="prompt").inc(result.usage.prompt_tokens)
         self.llm_tokens.labels(backend=backend, kind="completion").inc(result.usage.completion_tokens)
-        self._timings(draft.timings or {}, backend=backend, outcome="ok")
+        # A template-only fallback draft is stored like any other, but its model call failed with error_code.
+        self._timings(draft.timings or {}, backend=backend, outcome=draft.error_code or "ok")
 
     def draft_failed(self, error_code: str, timings: dict[str, float], *, backend: str) -> None:
         """Count the failed draft; the model's wait, if it got that far, under its error code."""

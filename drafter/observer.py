@@ -20,3 +20,20 @@ class PipelineObserver(Protocol):
 
     def draft_failed(self, error_code: str, timings: dict[str, float], *, backend: str) -> None:
         """A draft was stored as failed (the model, rendering or a limit failed)."""
+
+
+class Observers:
+    """Tells every observer it holds (metrics and tracing, say) in turn."""
+
+    def __init__(self, *observers: PipelineObserver | None) -> None:
+        self.observers = [o for o in observers if o is not None]
+
+    def draft_completed(self, draft: Draft, result: LLMResult, *, backend: str) -> None:
+        """Pass the stored draft on to each observer."""
+        for observer in self.observers:
+            observer.draft_completed(draft, result, backend=backend)
+
+    def draft_failed(self, error_code: str, timings: dict[str, float], *, backend: str) -> None:
+        """Pass the failure on to each observer."""
+        for observer in self.observers:
+            observer.draft_failed(error_code, timings, backend=backend)

@@ -313,10 +313,13 @@ class Pipeline:
             suggestion="Regenerate the draft once the language model answers again.")
         text, findings, status = self.finish(request, result, [label, *prep.findings], prep.level)
         prep.clock.lap("fallback")
-        return await self.store.complete(
+        draft = await self.store.complete(
             prep.draft_id, text=text, status=status, findings=findings, model=FALLBACK_MODEL, prompt_tokens=0,
             completion_tokens=0, attempts=attempts, finish_reason="fallback", timings=prep.clock.summary(),
             error_code=exc.code, error_message=exc.message)
+        if self.observer is not None:  # a stored draft like any other; its error_code says the model failed
+            self.observer.draft_completed(draft, result, backend=self.llm.name)
+        return draft
 
     async def _complete(self, request: DraftRequest, result: LLMResult, prep: _Prepared) -> Draft:
         clock, draft_id = prep.clock, prep.draft_id

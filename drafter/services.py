@@ -15,7 +15,7 @@ from drafter.llm.factory import open_backend
 from drafter.llm.guarded import GuardedLLM
 from drafter.llm.limiter import ConcurrencyLimit
 from drafter.llm.local import LocalModelServer
-from drafter.observer import PipelineObserver
+from drafter.observer import Observers, PipelineObserver
 from drafter.pipeline import Pipeline, PipelineConfig
 from drafter.prompting import PromptRenderer, TemplateSet
 from drafter.recovery import sweep_at_startup, sweep_forever
@@ -130,6 +130,12 @@ async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: 
     except PolicyError as exc:
         raise ConfigError(f"The guardrail policy is invalid: {exc}") from exc
     await asyncio.to_thread(readability.warm)  # the syllable table loads once, not on the first draft
+    tracing = None
+    if settings.tracing != "off":  # the OpenTelemetry SDK is imported only by processes that trace
+        from drafter.tracing import TRACER_NAME, TracingObserver, tracer_provider
+
+        tracing = tracer_provider(settings)
+        observer = Observers(observer, TracingObserver(tracing.get_tracer(TRACER_NAME)))
     engine = create_engine(settings.database_url, echo=settings.database_echo,
                            pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow)
     try:
@@ -156,3 +162,5 @@ async def open_services(settings: Settings, *, llm: LLM | None = None, migrate: 
             yield Services(settings, store, llm, pipeline, local, guard, templates=admin)
     finally:
         await engine.dispose()
+        if tracing is not None:
+            await asyncio.to_thread(tracing.shutdown)  # flushes the spans still batched

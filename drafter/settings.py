@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     # Service.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     http_keep_alive_s: int = Field(default=75, ge=1, le=3600)  # idle keep-alive of `drafter serve`
+    # OpenTelemetry spans per draft and pipeline step (drafter.tracing): off, otlp (HTTP to the standard
+    # OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318) or console (JSON on stderr).
+    tracing: Literal["off", "otlp", "console"] = "off"
+    tracing_service_name: str = Field(default="drafter", min_length=1, max_length=100)
 
     # Access (issue 7). Rate limits use the `limits` notation, e.g. "600/minute" or "20/second;600/minute".
     rate_limit: str = "600/minute"  # per API token (or OIDC subject)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
@@ -11,8 +12,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from drafter.api.app import create_app
 from drafter.api.policy import LOOPBACK_ONLY, ROUTE_POLICY
 from drafter.errors import LLMUnavailableError
+from drafter.identity import Role
 from drafter.llm.base import LLMResult, Usage
 from drafter.settings import Settings
+from drafter.storage.accounts import AccountStore
 from tests.conftest import GOOD_REPLY, FakeLLM
 
 PATIENT_TEXT = "I am Rosalind Quibble, phone 555-867-5309, and my knee hurts when I climb stairs."
@@ -67,6 +70,23 @@ def test_a_draft_is_counted_by_status(client: TestClient, scraper: TestClient, f
     outcome = "ok" if status != "failed" else "llm_unavailable"
     assert value(after, "drafter_llm_request_duration_seconds_count", backend="fake", outcome=outcome) == 1
     assert value(after, "drafter_pipeline_step_duration_seconds_count", step="input_checks") == 1
+
+
+def test_a_template_only_fallback_draft_is_counted_with_the_models_error(settings: Settings) -> None:
+    fake_llm = FakeLLM()
+    fake_llm.enqueue(LLMUnavailableError("The model endpoint is down."))
+    with TestClient(create_app(settings.model_copy(update={"llm_fallback": True}), llm=fake_llm),
+                    client=LOOPBACK) as app:
+        accounts = AccountStore(app.app.state.services.store)  # type: ignore[attr-defined]
+        _, token = app.portal.call(partial(accounts.create_user, "dr.fallback", Role.CLINICIAN, actor="tests"))
+        response = app.post("/v1/drafts", json={"message": {"text": PATIENT_TEXT}},
+                            headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 201, response.text
+        assert response.json()["model"] != "fake-model"
+        got = samples(app)
+    assert value(got, "drafter_drafts_total", status=response.json()["status"]) == 1
+    assert value(got, "drafter_llm_request_duration_seconds_count", backend="fake", outcome="llm_unavailable") == 1
+    assert value(got, "drafter_llm_request_duration_seconds_count", backend="fake", outcome="ok") == 0
 
 
 def test_tokens_findings_and_steps(client: TestClient, scraper: TestClient, fake_llm: FakeLLM) -> None:
