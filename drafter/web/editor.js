@@ -401,6 +401,11 @@ async function preview() {
   renderPreview(result);
 }
 
+/** Rendered text in a scroll box that keyboard users can reach (focusable, named region). */
+function scrollable(name, text) {
+  return h("pre", { class: "rendered-text", tabindex: "0", role: "region", "aria-label": name }, text);
+}
+
 function renderPreview(result) {
   const out = $("preview-out");
   const edited = Object.keys(changedFiles()).length ? "with your unsaved edits" : "as saved";
@@ -415,8 +420,8 @@ function renderPreview(result) {
   $("preview-state").textContent = `Exactly what the model receives (${result.mode}), ${edited}.`;
   const request = result.request || {};
   const blocks = (request.messages || []).map((m) => h("div", { class: "message" },
-    h("h4", {}, `Message: ${m.role}`), h("pre", { class: "rendered-text" }, m.content)));
-  if (request.prompt) blocks.push(h("div", { class: "message" }, h("h4", {}, "Prompt"), h("pre", { class: "rendered-text" }, request.prompt)));
+    h("h4", {}, `Message: ${m.role}`), scrollable(`Rendered ${m.role} message`, m.content)));
+  if (request.prompt) blocks.push(h("div", { class: "message" }, h("h4", {}, "Prompt"), scrollable("Rendered prompt", request.prompt)));
   out.replaceChildren(...blocks);
   const draft = result.draft;
   if (!draft) {
@@ -425,7 +430,7 @@ function renderPreview(result) {
   }
   $("preview-draft").replaceChildren(
     h("h4", {}, `Draft (${draft.status}, ${draft.urgency}, model ${draft.model})`),
-    h("pre", { class: "rendered-text" }, draft.text || ""),
+    scrollable("Draft text", draft.text || ""),
     h("h4", {}, "Findings"),
     h("ul", { class: "findings" }, ...(draft.findings.length ? draft.findings.map((f) => h("li", {},
       h("span", { class: `sev ${f.severity}` }, `${SEVERITY[f.severity] || f.severity}:`), ` ${f.check}: ${f.message}`))
