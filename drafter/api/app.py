@@ -16,7 +16,7 @@ from drafter.api.metrics import router as metrics_router
 from drafter.api.middleware import RequestContext, SecurityHeaders
 from drafter.api.oidc import OIDCVerifier
 from drafter.api.ratelimit import RateLimits
-from drafter.api.routes import drafts, feedback, fhir, health, inbox, me, messages, templates
+from drafter.api.routes import drafts, editor, feedback, fhir, health, inbox, me, messages, templates
 from drafter.api.strict import reject_unknown_query_params
 from drafter.jobs import InProcessDraftJobs
 from drafter.llm.base import LLM
@@ -68,6 +68,7 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
     app.include_router(feedback.router)
     app.include_router(fhir.router)
     app.include_router(inbox.router)
+    app.include_router(editor.router)
     app.include_router(templates.router)
     app.include_router(templates.samples_router)
     return app

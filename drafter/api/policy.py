@@ -44,7 +44,9 @@ ROUTE_POLICY: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/fhir/Communication"): CLINICAL,
     ("GET", "/fhir/Communication"): READERS,
     ("GET", "/fhir/Communication/{resource_id}"): READERS,
-    # template administration (issue 8)
+    # template administration (issue 8); the editor page's shell and assets carry no data, like the inbox's
+    ("GET", "/admin/templates"): None,
+    ("GET", "/admin/templates/assets/{name}"): None,
     ("GET", "/v1/template-samples"): ADMINS,
     ("GET", "/v1/templates"): ADMINS,
     ("GET", "/v1/templates/{set_name}/versions"): ADMINS,

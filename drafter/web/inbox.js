@@ -2,7 +2,8 @@
 // Safety rule: patient and model text reach the page only as text nodes (append / textContent), never as HTML.
 // The API token lives in sessionStorage and goes out as a bearer header; the page sets no cookies.
 
-const TOKEN_KEY = "drafter.token";
+import { $, TOKEN_KEY, announce, api, h, json, onUnauthorized } from "./common.js";
+
 const SHORTCUTS_KEY = "drafter.shortcuts";
 const WAITING = new Set(["queued", "generating"]);
 const REVIEWABLE = new Set(["pending_review", "needs_clinician"]);
@@ -33,58 +34,7 @@ const TAGS = [
   ["too_long", "Too long"], ["too_complex", "Too complex"], ["made_promise", "Made a promise"],
 ];
 
-const $ = (id) => document.getElementById(id);
 const state = { items: [], current: null, editing: false, edited: null, rating: null, follow: null, tips: 0 };
-
-class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
-/** An element with attributes and children; strings become text nodes, never markup. */
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === false || value === null || value === undefined) continue;
-    if (key === "class") el.className = value;
-    else el.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined) el.append(child);
-  }
-  return el;
-}
-
-function announce(text) {
-  const region = $("announce");
-  region.textContent = "";
-  window.setTimeout(() => { region.textContent = text; }, 50);
-}
-
-// -- API -------------------------------------------------------------------------------------------------
-
-async function api(path, { method = "GET", body, signal, accept } = {}) {
-  const headers = new Headers();
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (token) headers.set("Authorization", `Bearer ${token}`);
-  if (body !== undefined) headers.set("Content-Type", "application/json");
-  if (accept) headers.set("Accept", accept);
-  const response = await fetch(path, {
-    method, headers, signal, cache: "no-store", credentials: "omit",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (response.ok) return response;
-  let error = {};
-  try { error = (await response.json()).error || {}; } catch { /* not JSON */ }
-  if (response.status === 401) signOut("Your token is not valid or has expired. Sign in again.");
-  throw new ApiError(response.status, error.code || "http_error",
-    error.message || `The server answered ${response.status}.`);
-}
-
-const json = async (path, options) => (await api(path, options)).json();
 
 // -- sign in / out ---------------------------------------------------------------------------------------
 
@@ -531,6 +481,7 @@ function onKey(event) {
 // -- wiring ----------------------------------------------------------------------------------------------
 
 function init() {
+  onUnauthorized(signOut);
   $("feedback-tags").replaceChildren(...TAGS.map(([value, label]) => h("label", {},
     h("input", { type: "checkbox", value }), ` ${label}`)));
   $("login-form").addEventListener("submit", async (event) => {

@@ -17,7 +17,7 @@ from drafter.settings import Settings
 
 CALLERS = ["anonymous", *Role]
 SAMPLE_PATH_PARAMS = {"draft_id": "00000000-0000-4000-8000-000000000000"}
-SAMPLE_PATH_PARAMS |= {"resource_id": "00000000-0000-4000-8000-000000000000", "name": "inbox.js"}  # issue 9
+SAMPLE_PATH_PARAMS |= {"resource_id": "00000000-0000-4000-8000-000000000000", "name": "common.js"}  # issues 9, 8
 SAMPLE_PATH_PARAMS |= {"set_name": "default", "version": "1", "label": "staging"}  # issue 8
 
 

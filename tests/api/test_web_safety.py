@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +17,12 @@ from drafter.settings import Settings
 from tests.conftest import GOOD_REPLY, FakeLLM
 
 SCRIPT = '<script>alert("pwned")</script>'
+WEB = Path(__file__).resolve().parents[2] / "drafter" / "web"
+# DOM APIs that parse a string as HTML or code: page scripts put API text (patient messages, model output,
+# template files) into the page only as text nodes, textContent or value.
+HTML_SINKS = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function",
+              "createContextualFragment", "DOMParser", "setHTMLUnsafe", "parseHTMLUnsafe", "srcdoc",
+              "document.cookie")
 IMG = "<img src=x onerror=alert(1)>"
 
 
@@ -82,13 +90,13 @@ def test_patient_script_never_comes_back_unescaped_in_html(client: TestClient, f
     for (method, template) in sorted(ROUTE_POLICY):
         if method != "GET":
             continue
-        page = admin.get(template.format(draft_id=draft_id, resource_id=draft_id, name="inbox.js", set_name="default",
+        page = admin.get(template.format(draft_id=draft_id, resource_id=draft_id, name="common.js", set_name="default",
                                          version=1, label="production"))
         kind = page.headers.get("content-type", "")
         if kind.startswith("text/html"):
             seen_html += 1
             assert SCRIPT not in page.text and IMG not in page.text, template
-        elif kind.startswith(("text/javascript", "text/css")):  # the inbox's static assets (issue 9)
+        elif kind.startswith(("text/javascript", "text/css")):  # the inbox's and the editor's static assets
             assert SCRIPT not in page.text and IMG not in page.text, template
         elif kind.startswith("text/event-stream"):  # draft events (issue 9): JSON data lines, never sniffed as HTML
             assert page.headers["x-content-type-options"] == "nosniff"
@@ -96,4 +104,17 @@ def test_patient_script_never_comes_back_unescaped_in_html(client: TestClient, f
             assert not kind.startswith(("text/", "application/xhtml")), (template, kind)
             if SCRIPT in json.dumps(page.json() if "json" in kind else {}):
                 assert kind.startswith("application/json")  # JSON, sniffing off: a browser never runs it
-    assert seen_html >= 2  # the docs pages at least; the inbox and editor pages join here when they land
+    assert seen_html >= 4  # the docs pages, the inbox and the template editor
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in WEB.glob("*.js")))
+def test_page_scripts_never_turn_text_into_markup(script: str) -> None:
+    """Every page script (inbox, editor, their shared module) is free of HTML-parsing sinks."""
+    source = (WEB / script).read_text(encoding="utf-8")
+    for sink in HTML_SINKS:
+        assert sink not in source, (script, sink)
+    assert not re.search(r"\.setAttribute\(\s*[\"']on", source), script  # no inline event handlers either
+
+
+def test_the_sink_check_covers_the_editor() -> None:
+    assert {"inbox.js", "editor.js", "common.js"} <= {p.name for p in WEB.glob("*.js")}

@@ -9,20 +9,17 @@ or critical violation on each screen. Screenshots land in test-artifacts/browser
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.browser.conftest import CHROMIUM_ARGS, LiveServer
+from tests.browser.conftest import LiveServer, serious_violations
 from tests.conftest import GOOD_REPLY
 
 pytestmark = pytest.mark.browser
 
-AXE_JS = (resources.files("axe_playwright_python") / "axe.min.js").read_text(encoding="utf-8")
 CHEST = "I have crushing chest pain spreading to my left arm and I feel sweaty. What should I do?"
 KNEE = "My knee still hurts a little when I climb stairs. Can I keep doing my exercises?"
 EDIT = " If you cannot call, ask someone nearby to call for you."
@@ -31,32 +28,6 @@ CHEST_REPLY = ("I am so sorry you are going through this. Chest pain that spread
                "room. Do not drive yourself. I will call you tomorrow morning to check on you.\n[CLINICIAN_NAME]")
 KNEE_REPLY = ("Thank you for the update on your knee. It is good that the pain is mild. Please keep doing the "
               "exercises as long as the pain stays mild, and tell us if it gets worse.\n[CLINICIAN_NAME]")
-
-
-@pytest.fixture
-def browser(chromium_path: str, tmp_path: Path) -> Iterator[tuple[BrowserContext, Page, list[str]]]:
-    """A fresh Chromium profile and page; collects console errors (CSP violations show up there)."""
-    errors: list[str] = []
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1440, "height": 1000}, locale="en-US", timezone_id="UTC")
-        page = context.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        try:
-            yield context, page, errors
-        finally:
-            context.close()
-
-
-def serious_violations(page: Page) -> list[dict[str, Any]]:
-    """axe-core's serious and critical violations on the page as it is now."""
-    page.evaluate(AXE_JS)
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    found = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
-    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
-             "nodes": [n["target"] for n in v["nodes"]][:5]} for v in found]
 
 
 def wait_drafted(server: LiveServer, draft_ids: list[str], within_s: float = 20.0) -> None:
