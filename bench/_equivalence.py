@@ -79,8 +79,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     with args.out.open("w", encoding="utf-8") as out:
         for round_ in ("first", "again"):
             for name, ctx in cases:
-                stage = "input" if isinstance(ctx, InputContext) else "output"
-                rows = [_row(f) for f in run_checks(stage, ctx, policy)]
+                found = (run_checks("input", ctx, policy) if isinstance(ctx, InputContext)
+                         else run_checks("output", ctx, policy))
+                rows = [_row(f) for f in found]
                 findings += len(rows)
                 out.write(json.dumps({"case": name, "round": round_, "findings": rows}, ensure_ascii=False) + "\n")
     print(f"{len(cases)} cases, twice; {findings} findings -> {args.out}")
