@@ -27,6 +27,9 @@ class CheckPolicy:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
+_DEFAULT_CHECK = CheckPolicy()
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     checks: Mapping[str, CheckPolicy] = field(default_factory=dict)
@@ -34,7 +37,7 @@ class Policy:
 
     def for_check(self, name: str) -> CheckPolicy:
         """The policy of one check; a check the file does not mention runs with its defaults."""
-        return self.checks.get(name, CheckPolicy())
+        return self.checks.get(name, _DEFAULT_CHECK)  # one shared default: no object built per check and draft
 
 
 def parse_policy(data: Mapping[str, Any], *, source: str = "policy") -> Policy:

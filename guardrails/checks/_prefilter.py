@@ -35,10 +35,12 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache, reduce
 from itertools import accumulate, chain, compress, islice
+from operator import and_, not_
 from typing import Any
 
 try:  # the parser re itself uses; only needed to read requirements, never to match
@@ -115,12 +117,24 @@ def _lowered_words(text: str) -> _Words | None:
 
 
 @lru_cache(maxsize=256)
-def _by_head(text: str) -> dict[str, list[str]]:
-    """The text's words by their first two characters, to find the words that start with a prefix."""
-    heads: dict[str, list[str]] = {}
-    for word in word_set(text):
-        heads.setdefault(word[:2], []).append(word)
-    return heads
+def _sorted_words(text: str) -> list[str]:
+    """The text's distinct words in order (a C sort), to find those that start with a prefix by bisection."""
+    return sorted(word_set(text))
+
+
+def _with_prefix(text: str, prefix: str) -> Iterator[str]:
+    """The text's words that start with `prefix`: together in sorted order, from where the prefix would go."""
+    ordered = _sorted_words(text)
+    for i in range(bisect_left(ordered, prefix), len(ordered)):
+        if not ordered[i].startswith(prefix):
+            return
+        yield ordered[i]
+
+
+def _has_prefix(text: str, prefix: str) -> bool:
+    ordered = _sorted_words(text)
+    i = bisect_left(ordered, prefix)
+    return i < len(ordered) and ordered[i].startswith(prefix)
 
 
 def _places_of(text: str, char: str) -> Iterator[int]:
@@ -136,8 +150,19 @@ _LETTERS = re.compile("[a-z]+")
 
 @lru_cache(maxsize=256)
 def letter_runs(text: str) -> frozenset[str]:
-    """The text's runs of ASCII lower-case letters."""
-    return frozenset(_LETTERS.findall(text))
+    """The text's runs of ASCII lower-case letters.
+
+    Read from the text's words rather than by another scan: letters are word characters, so every run lies in
+    a word, and a word of ASCII lower-case letters only is one whole run; the few other words are split.
+    """
+    words = word_set(text)
+    whole = list(map(and_, map(str.isascii, words), map(str.isalpha, words)))
+    whole = list(map(and_, whole, map(str.islower, words)))  # the same order: a frozenset iterates stably
+    runs = set(compress(words, whole))
+    others = list(compress(words, map(not_, whole)))
+    if others:
+        runs.update(_LETTERS.findall(" ".join(others)))
+    return frozenset(runs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,9 +175,17 @@ class Digits:
 
 @lru_cache(maxsize=256)
 def digits_of(text: str) -> Digits:
-    """The runs of digits of a text (few in a draft, so finditer is cheap here)."""
-    spans = [match.span() for match in _DIGITS.finditer(text)]
-    return Digits(tuple(start for start, _ in spans), max((end - start for start, end in spans), default=0))
+    """The runs of digits of a text, read from its words: a digit is a word character, so every run lies in a
+    word, and only the few words that are not all letters can hold one (no second scan of the text)."""
+    found = _words_of(text)
+    starts: list[int] = []
+    longest = 0
+    for i in compress(range(len(found.words)), map(not_, map(str.isalpha, found.words))):
+        at = found.starts[i]
+        for match in _DIGITS.finditer(found.words[i]):
+            starts.append(at + match.start())
+            longest = max(longest, match.end() - match.start())
+    return Digits(tuple(starts), longest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,12 +201,9 @@ class _Need:
     def met(self, text: str, text_words: frozenset[str]) -> bool:
         if not self.words.isdisjoint(text_words):
             return True
-        if self.prefixes:
-            heads = _by_head(text)
-            for prefix in self.prefixes:
-                for word in heads.get(prefix[:2], ()):
-                    if word.startswith(prefix):
-                        return True
+        for prefix in self.prefixes:
+            if _has_prefix(text, prefix):
+                return True
         for string in self.strings:  # a loop, not any(): no generator to set up for the usual one or two
             if string in text:
                 return True
@@ -675,10 +705,8 @@ class Pattern:
             yield from regex.finditer(target)
             return
         found = starts.words.intersection(words.set)
-        if starts.prefixes:
-            heads = _by_head(low)
-            found |= {word for prefix in starts.prefixes for word in heads.get(prefix[:2], ())
-                      if word.startswith(prefix)}
+        for prefix in starts.prefixes:
+            found = found.union(_with_prefix(low, prefix))
         positions = sorted(chain(digits_of(low).starts if starts.digit_runs else (), *map(words.starts_of, found),
                                  *(_places_of(low, char) for char in starts.chars)))
         end = 0

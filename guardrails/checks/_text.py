@@ -54,6 +54,14 @@ def words(text: str) -> tuple[str, ...]:
     return tuple(WORD.findall(text))
 
 
+@lru_cache(maxsize=256)
+def lower_words(text: str) -> tuple[str, ...]:
+    """`words` lower-cased; an ASCII text is lower-cased first (the same words: A-Z and a-z are both in WORD)."""
+    if text.isascii():
+        return tuple(WORD.findall(text.lower()))
+    return tuple(map(str.lower, words(text)))
+
+
 _SPACE = re.compile(r"\s+")
 
 

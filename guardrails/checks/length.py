@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from guardrails.checks._text import WORD, words
+from guardrails.checks._text import WORD, lower_words
 from guardrails.context import OutputContext
 from guardrails.finding import Finding, Severity
 
@@ -14,7 +14,7 @@ def _word_start(text: str, index: int) -> int:
 
 def check(ctx: OutputContext, *, min_words: int = 12, max_words: int = 180) -> list[Finding]:
     """Warn when the draft is outside the word-count bounds."""
-    count = len(words(ctx.draft))  # cached: other checks read the same words
+    count = len(lower_words(ctx.draft))  # cached: prompt_leak reads the same words
     if count < min_words:
         return [Finding(check="length", severity=Severity.WARN, code="too_short",
                         message=f"The draft has {count} words; a useful reply usually needs at least {min_words}.",

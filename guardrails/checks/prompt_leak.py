@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from guardrails.checks._prefilter import Pattern
-from guardrails.checks._text import WORD, words
+from guardrails.checks._text import WORD, lower_words
 from guardrails.context import OutputContext
 from guardrails.finding import Finding, Severity
 
@@ -39,7 +39,7 @@ def _may_copy(draft: str, prompt: str) -> bool:
     A copied shingle is SHINGLE words in a row that all occur in the prompt: find those runs (one byte per
     word, searched in C), and look up only the shingles that start there.
     """
-    tokens = list(map(str.lower, words(draft)))
+    tokens = lower_words(draft)
     in_prompt = bytes(map(_vocabulary(prompt).__contains__, tokens))
     shingles = _shingles(prompt)
     start = in_prompt.find(_RUN)
