@@ -18,14 +18,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from saq import Job, Queue, Worker
 
 from drafter.jobs import DraftWriter
+from drafter.llm.base import LLM
+from drafter.progress import DraftProgress
+from drafter.services import open_services
 from drafter.settings import Settings
 from drafter.storage.models import utcnow
 from drafter.storage.repository import DraftStore
@@ -88,7 +93,10 @@ class RedisDraftJobs:
             yield self
         finally:
             await self.flush()
-            await self.queue.disconnect()
+            try:
+                await self.queue.disconnect()
+            except Exception as exc:  # Redis is away: nothing of ours is left to close on it
+                log.warning("could not disconnect from the job queue", extra={"error_type": type(exc).__name__})
 
 
 class QueueWorker:
@@ -100,6 +108,7 @@ class QueueWorker:
         self.sweep_every_s, self.sweep_limit = sweep_every_s, sweep_limit
         self.stale_after = timedelta(seconds=stale_after_s)
         self.saq: Worker[Any] = Worker(jobs.queue, functions=[(JOB, self._job)], concurrency=concurrency)
+        self.saq.SIGNALS = []  # signals are the entry point's business (run_worker); tests run several workers
         self._stopping = asyncio.Event()
 
     async def _job(self, ctx: Any, *, draft_id: str) -> bool:
@@ -133,9 +142,10 @@ class QueueWorker:
                 return
 
     async def run(self) -> None:
-        """Work until SIGINT/SIGTERM (saq installs the handlers) or `stop()`; drafts being written are handed back
-        to the database and their jobs to the queue, so the next worker writes them at once."""
-        self._stopping.clear()
+        """Work until `stop()` (or `request_stop()`); the drafts being written are then handed back to the database
+        and their jobs to the queue, so the next worker writes them at once."""
+        if self._stopping.is_set():  # asked to stop before it started
+            return
         sweeper = asyncio.create_task(self._sweep_forever(), name="drafter-queue-sweep")
         try:
             await self.saq.start()
@@ -145,9 +155,14 @@ class QueueWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
 
-    async def stop(self) -> None:
-        """Stop taking jobs and hand the drafts being written back (what SIGTERM does)."""
+    def request_stop(self) -> None:
+        """Make `run()` stop (safe from a signal handler); it hands the drafts being written back on its way out."""
         self._stopping.set()
+        self.saq.event.set()
+
+    async def stop(self) -> None:
+        """Stop taking jobs and hand the drafts being written back; returns when they are."""
+        self.request_stop()
         await self.saq.stop()
 
     @classmethod
@@ -157,3 +172,31 @@ class QueueWorker:
         return cls(jobs=jobs, writer=writer, store=store, concurrency=concurrency or settings.queue_concurrency,
                    sweep_every_s=settings.pregenerate_sweep_s, stale_after_s=settings.pregenerate_stale_after_s,
                    sweep_limit=settings.pregenerate_queue_size)
+
+
+def describe(settings: Settings) -> str:
+    """The queue for a log line: name, host, port and database, never a password in the URL."""
+    url = urlsplit(settings.queue_url)
+    return f"{settings.queue_name} on {url.scheme}://{url.hostname or ''}{f':{url.port}' if url.port else ''}{url.path}"
+
+
+async def run_worker(settings: Settings, *, concurrency: int | None = None, llm: LLM | None = None,
+                     on_ready: Callable[[QueueWorker], None] | None = None) -> None:
+    """`drafter worker`: the services `drafter serve` builds, a queue worker on them, until SIGTERM or SIGINT."""
+    async with open_services(settings, llm=llm, recover=True) as services:
+        writer = DraftWriter(pipeline=services.pipeline, store=services.store, progress=DraftProgress(),
+                             stale_after_s=settings.pregenerate_stale_after_s)
+        jobs = RedisDraftJobs(open_queue(settings), job_timeout_s=settings.pregenerate_stale_after_s)
+        async with jobs.running():
+            worker = QueueWorker.from_settings(settings, jobs=jobs, writer=writer, store=services.store,
+                                               concurrency=concurrency)
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):  # a clean stop hands claimed drafts back
+                loop.add_signal_handler(signum, worker.request_stop)
+            try:
+                if on_ready is not None:
+                    on_ready(worker)
+                await worker.run()
+            finally:
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(signum)
