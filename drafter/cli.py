@@ -66,6 +66,30 @@ def serve(
                 timeout_keep_alive=settings.http_keep_alive_s)
 
 
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(min=1, max=1000, help="Drafts this process writes at once "
+                                                    "(default DRAFTER_QUEUE_CONCURRENCY).")] = None,
+) -> None:
+    """Write the drafts queued on DRAFTER_QUEUE_URL (Redis) until SIGTERM or SIGINT; run as many as the load needs."""
+    from drafter.errors import ConfigError
+    from drafter.queue import QueueWorker, describe, run_worker
+
+    settings = _settings()
+    if not settings.queue_url:
+        raise ConfigError("drafter worker needs a job queue: set DRAFTER_QUEUE_URL (e.g. redis://127.0.0.1:6379/0) "
+                          "for it and for `drafter serve`. Without one, `drafter serve` drafts in-process.")
+    _configure_logging(settings)
+    backend = settings.llm_base_url or "the embedded demo model (Gemma 3 270M via llama.cpp; not for clinical use)"
+    typer.echo(f"drafter worker: database {settings.database_url}; queue {describe(settings)}; LLM backend {backend}",
+               err=True)
+
+    def ready(running: QueueWorker) -> None:
+        typer.echo(f"drafter worker: ready, writing up to {running.saq.concurrency} drafts at once", err=True)
+
+    _run(lambda: run_worker(settings, concurrency=concurrency, on_ready=ready))
+
+
 def _hint_first_user() -> None:
     """On a database with no users, say how to create the first token (we never print secrets from the server)."""
     from drafter.storage.accounts import AccountStore

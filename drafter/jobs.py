@@ -1,10 +1,11 @@
 """Pre-generation of drafts in the background: accepted messages get their draft before a clinician opens them.
 
 `DraftJobs` is the small interface the routes use (`enqueue`); `InProcessDraftJobs` is a bounded in-process
-worker pool behind it. Nothing lives only in memory: the database is the queue of record (drafts in status
-`queued`, or `generating` and abandoned), the in-memory queue is just a fast path. When it is full, or after a
-restart, the periodic sweep finds the waiting drafts again, so no accepted message loses its draft. A job-queue
-library can replace this class without touching the routes or the pipeline.
+worker pool behind it (the embedded default), `drafter.queue.RedisDraftJobs` a job queue on Redis that
+`drafter worker` processes drain. Nothing lives only in memory: the database is the queue of record (drafts in
+status `queued`, or `generating` and abandoned), a queue is just a fast path. When it is full or lost, or after a
+restart, the periodic sweep finds the waiting drafts again, so no accepted message loses its draft. Both write a
+draft the same way, with `DraftWriter` (claim, generate, store).
 """
 
 from __future__ import annotations
@@ -29,18 +30,56 @@ log = logging.getLogger("drafter.jobs")
 class DraftJobs(Protocol):
     """Where accepted drafts go to be written."""
 
+    label: str  # the queue-depth gauge's label for this queue
+
     def enqueue(self, draft_id: str) -> None:
         """Ask for the draft to be written soon; never blocks, never loses it (it is already stored)."""
+
+
+    async def depth(self) -> int:
+        """How many drafts wait in this queue (the database may hold more: see DraftStore.count_queued)."""
+
+
+class DraftWriter:
+    """Claim a waiting draft, write it through the pipeline publishing its text, and store it (or its failure)."""
+
+    def __init__(self, *, pipeline: Pipeline, store: DraftStore, progress: DraftProgress,
+                 stale_after_s: float = 600.0) -> None:
+        self.pipeline, self.store, self.progress = pipeline, store, progress
+        self.stale_after = timedelta(seconds=stale_after_s)
+
+    async def write(self, draft_id: str) -> bool:
+        """Write the draft if it is still waiting; False when another worker has it or it is no longer waiting."""
+        if not await self.store.claim(draft_id, stale_before=utcnow() - self.stale_after):
+            return False
+        self.progress.start(draft_id)
+        try:
+            async for event in self.pipeline.generate(draft_id):
+                if isinstance(event, Delta):
+                    self.progress.publish(draft_id, event.text)
+        except asyncio.CancelledError:  # shutting down: hand it back so the next start writes it at once
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.store.release(draft_id))
+            raise
+        except Exception as exc:
+            # The pipeline stored the failure on the draft (status failed, error code); codes only in logs, no PHI.
+            log.warning("pre-generation failed", extra={"draft_id": draft_id, "error_code":
+                                                        getattr(exc, "code", type(exc).__name__)})
+        finally:
+            self.progress.finish(draft_id)
+        return True
 
 
 class InProcessDraftJobs:
     """`workers` asyncio tasks drafting from a bounded queue, fed by `enqueue` and by a sweep of the database."""
 
+    label = "in_process"
+
     def __init__(self, *, pipeline: Pipeline, store: DraftStore, progress: DraftProgress, workers: int = 1,
                  queue_size: int = 100, sweep_every_s: float = 5.0, stale_after_s: float = 600.0) -> None:
-        self.pipeline, self.store, self.progress = pipeline, store, progress
-        self.workers, self.sweep_every_s = workers, sweep_every_s
+        self.store, self.workers, self.sweep_every_s = store, workers, sweep_every_s
         self.stale_after = timedelta(seconds=stale_after_s)
+        self.writer = DraftWriter(pipeline=pipeline, store=store, progress=progress, stale_after_s=stale_after_s)
         self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self._known: set[str] = set()  # queued here or being written here: the sweep skips them
         self._tasks: list[asyncio.Task[None]] = []
@@ -72,23 +111,11 @@ class InProcessDraftJobs:
 
     async def run_one(self, draft_id: str) -> None:
         """Claim the draft and write it, publishing its text as it arrives; failures are stored on the draft."""
-        if not await self.store.claim(draft_id, stale_before=utcnow() - self.stale_after):
-            return  # another worker has it, or it is no longer waiting
-        self.progress.start(draft_id)
-        try:
-            async for event in self.pipeline.generate(draft_id):
-                if isinstance(event, Delta):
-                    self.progress.publish(draft_id, event.text)
-        except asyncio.CancelledError:  # shutting down: hand it back so the next start writes it at once
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.store.release(draft_id))
-            raise
-        except Exception as exc:
-            # The pipeline stored the failure on the draft (status failed, error code); codes only in logs, no PHI.
-            log.warning("pre-generation failed", extra={"draft_id": draft_id, "error_code":
-                                                        getattr(exc, "code", type(exc).__name__)})
-        finally:
-            self.progress.finish(draft_id)
+        await self.writer.write(draft_id)
+
+    async def depth(self) -> int:
+        """Drafts in the in-memory queue."""
+        return self._queue.qsize()
 
     async def _worker(self) -> None:
         while True:

@@ -48,7 +48,8 @@ class Metrics:
             "drafter_drafts", "Drafts stored by the pipeline, by status (pending_review, needs_clinician, failed, "
             "superseded).", ["status"], registry=r)
         self.queue_depth = Gauge(
-            "drafter_queue_depth", "Messages waiting to be drafted, by queue; set by whoever owns the queue.",
+            "drafter_queue_depth", "Messages waiting to be drafted, read at each scrape: queue=database counts the "
+            "queued drafts (the queue of record), queue=in_process or redis the jobs waiting there.",
             ["queue"], registry=r)
 
     # -- drafter.observer.PipelineObserver ------------------------------------------------------------------------

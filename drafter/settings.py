@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     pregenerate_queue_size: int = Field(default=100, ge=1, le=100_000)
     pregenerate_sweep_s: float = Field(default=5.0, gt=0, le=3600)
     pregenerate_stale_after_s: float = Field(default=600.0, gt=0, le=86_400)
+    # Scale-out (issue 10): with a Redis URL, accepted drafts go to a job queue on Redis (saq) that `drafter worker`
+    # processes drain, and the API process drafts nothing itself; empty keeps the in-process workers above.
+    queue_url: str = ""  # e.g. redis://127.0.0.1:6379/0
+    queue_name: str = Field(default="drafter", pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # one queue per deployment
+    queue_concurrency: int = Field(default=10, ge=1, le=1000)  # drafts one `drafter worker` writes at once
 
     # Service.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -113,6 +118,13 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("use the limits notation, e.g. 600/minute or 20/second;600/minute") from None
         return value
+
+    @field_validator("queue_url")
+    @classmethod
+    def _queue_url(cls, value: str) -> str:
+        if value.strip() and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("use redis://host:6379/0 (or rediss://, unix://), or leave it empty (in-process workers)")
+        return value.strip()
 
     @field_validator("frame_ancestors")
     @classmethod

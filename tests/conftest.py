@@ -200,16 +200,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path}/store.db"
         return
     url: str = request.getfixturevalue("pg_url")
-    schema_reset = "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
-
-    async def reset() -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(url, timeout=5)
-        try:
-            await conn.execute(schema_reset)
-        finally:
-            await conn.close()
-
-    asyncio.run(reset())
+    asyncio.run(reset_pg_schema(url))
     yield url
+
+
+async def reset_pg_schema(url: str) -> None:
+    """Empty the session's PostgreSQL database (each test gets a clean schema)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()

@@ -22,6 +22,7 @@ from drafter.jobs import InProcessDraftJobs
 from drafter.llm.base import LLM
 from drafter.metrics import Metrics
 from drafter.progress import DraftProgress
+from drafter.queue import RedisDraftJobs, open_queue
 from drafter.services import open_services
 from drafter.settings import Settings
 
@@ -37,11 +38,16 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
             app.state.authenticator = Authenticator(
                 services.store, RateLimits(settings), OIDCVerifier(settings) if settings.oidc_enabled else None)
             app.state.progress = DraftProgress()
-            app.state.jobs = InProcessDraftJobs(
-                pipeline=services.pipeline, store=services.store, progress=app.state.progress,
-                workers=settings.pregenerate_workers, queue_size=settings.pregenerate_queue_size,
-                sweep_every_s=settings.pregenerate_sweep_s, stale_after_s=settings.pregenerate_stale_after_s)
-            async with app.state.jobs.running():
+            jobs: InProcessDraftJobs | RedisDraftJobs
+            if settings.queue_url:  # `drafter worker` processes draft; this one only enqueues
+                jobs = RedisDraftJobs(open_queue(settings), job_timeout_s=settings.pregenerate_stale_after_s)
+            else:
+                jobs = InProcessDraftJobs(
+                    pipeline=services.pipeline, store=services.store, progress=app.state.progress,
+                    workers=settings.pregenerate_workers, queue_size=settings.pregenerate_queue_size,
+                    sweep_every_s=settings.pregenerate_sweep_s, stale_after_s=settings.pregenerate_stale_after_s)
+            app.state.jobs = jobs
+            async with jobs.running():
                 yield
 
     app = FastAPI(

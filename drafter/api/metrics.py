@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import time
 
@@ -16,6 +18,7 @@ router = APIRouter(tags=["metrics"])
 
 UNMATCHED = "<unmatched>"  # requests no route took (404s): one label value, never the raw path
 _PROXY_HEADERS = (b"forwarded", b"x-forwarded-for", b"x-real-ip")
+_DEPTH_WAIT_S = 2.0  # a scrape waits no longer than this for the database or Redis to count the waiting drafts
 
 
 class RequestMetrics:
@@ -57,6 +60,19 @@ def from_loopback(request: Request) -> bool:
     return loopback and not any(name in _PROXY_HEADERS for name, _ in request.scope.get("headers", []))
 
 
+async def _read_queue_depth(request: Request) -> None:
+    """Set the queue-depth gauge from the database and the job queue; one that does not answer keeps its last value
+    (the scrape itself must not fail because the database or Redis is away for a moment)."""
+    gauge = request.app.state.metrics.queue_depth
+    services, jobs = getattr(request.app.state, "services", None), getattr(request.app.state, "jobs", None)
+    if services is not None:
+        with contextlib.suppress(Exception):
+            gauge.labels(queue="database").set(await asyncio.wait_for(services.store.count_queued(), _DEPTH_WAIT_S))
+    if jobs is not None:
+        with contextlib.suppress(Exception):
+            gauge.labels(queue=jobs.label).set(await asyncio.wait_for(jobs.depth(), _DEPTH_WAIT_S))
+
+
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     """Prometheus text format: counts, durations and codes only, no patient information. Loopback only
@@ -64,5 +80,6 @@ async def metrics(request: Request) -> Response:
     if not from_loopback(request):
         raise PermissionDeniedError("GET /metrics answers only on loopback, without a proxy in between: scrape it "
                                     "from the same host or pod (e.g. a Prometheus agent or sidecar).")
+    await _read_queue_depth(request)
     body, content_type = request.app.state.metrics.exposition()
     return Response(body, media_type=content_type, headers={"Cache-Control": "no-store"})

@@ -380,6 +380,12 @@ class DraftStore:
         async with self._read() as session:
             return list((await session.execute(query)).scalars())
 
+    async def count_queued(self) -> int:
+        """How many drafts wait in the queue of record (status 'queued'): the queue-depth gauge."""
+        query = select(func.count()).select_from(Draft).where(Draft.status == DraftStatus.QUEUED.value)
+        async with self._read() as session:
+            return int((await session.execute(query)).scalar_one())
+
     @staticmethod
     def _claimable(stale_before: datetime) -> Any:
         started = func.coalesce(Draft.claimed_at, Draft.created_at)

@@ -8,7 +8,9 @@ script "429 twice, then succeed" and watch the retry policy, the circuit breaker
         server.enqueue(Fault.RATE_LIMITED, Fault.RATE_LIMITED)
         settings = Settings(llm_base_url=server.base_url, llm_api_key="k", ...)
 
-Benchmarks run it in its own process so it does not share a GIL with what it measures:
+Benchmarks run it in its own process so it does not share a GIL with what it measures, and read its counters
+from GET /stats (requests, completions served whole, model waits in flight now and at most; POST /stats/reset
+zeroes them):
 
     python -m drafter.testing.fake_openai --port 8999 --latency-ms 200
 """
@@ -68,6 +70,9 @@ class FakeOpenAIState:
     faults: deque[Fault] = field(default_factory=deque)
     default_fault: Fault | None = None
     requests: int = 0
+    completions: int = 0  # replies served whole (a fault, or a stream cut short, is not one)
+    in_flight: int = 0  # requests waiting out the latency right now
+    peak_in_flight: int = 0
     bodies: list[dict[str, Any]] = field(default_factory=list)
     keep_bodies: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -78,6 +83,26 @@ class FakeOpenAIState:
             if self.keep_bodies:
                 self.bodies.append(body)
             return self.faults.popleft() if self.faults else self.default_fault
+
+    def waiting(self, delta: int) -> None:
+        with self._lock:
+            self.in_flight += delta
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def completed(self) -> None:
+        with self._lock:
+            self.completions += 1
+
+    def stats(self) -> dict[str, int]:
+        """The counters GET /stats returns."""
+        with self._lock:
+            return {"requests": self.requests, "completions": self.completions, "in_flight": self.in_flight,
+                    "peak_in_flight": self.peak_in_flight}
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self.requests = self.completions = 0
+            self.peak_in_flight = self.in_flight
 
     def text(self) -> str:
         if self.words is None:
@@ -124,7 +149,11 @@ def create_fake_app(state: FakeOpenAIState) -> Starlette:
         if fault is Fault.HANG:
             await asyncio.sleep(state.hang_s)
         if state.latency_s:
-            await asyncio.sleep(state.latency_s)
+            state.waiting(+1)
+            try:
+                await asyncio.sleep(state.latency_s)
+            finally:
+                state.waiting(-1)
         if fault is Fault.RATE_LIMITED:
             return _error(429, "Rate limit reached.", {"retry-after": f"{state.retry_after_s:g}"})
         if fault is Fault.SERVER_ERROR:
@@ -147,10 +176,21 @@ def create_fake_app(state: FakeOpenAIState) -> Starlette:
             choices = [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]
         else:
             choices = [{"index": 0, "finish_reason": "stop", "text": text, "logprobs": None}]
+        if choices:
+            state.completed()
         return JSONResponse({"id": ident, "object": kind, "created": created, "model": state.model,
                              "choices": choices, "usage": _usage(body, text)})
 
+    async def stats(_: Request) -> Response:
+        return JSONResponse(state.stats())
+
+    async def reset_stats(_: Request) -> Response:
+        state.reset_stats()
+        return JSONResponse(state.stats())
+
     return Starlette(routes=[
+        Route("/stats", stats, methods=["GET"]),
+        Route("/stats/reset", reset_stats, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/v1/chat/completions", generate, methods=["POST"]),
         Route("/v1/completions", generate, methods=["POST"]),
@@ -186,6 +226,7 @@ async def _stream(state: FakeOpenAIState, body: dict[str, Any], text: str, *, ch
     if (body.get("stream_options") or {}).get("include_usage"):
         yield event(None, _usage(body, text))
     yield b"data: [DONE]\n\n"
+    state.completed()
 
 
 def free_port() -> int:

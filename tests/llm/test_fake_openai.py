@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from drafter.errors import LLMError, LLMResponseError, LLMTimeoutError, LLMUnavailableError
@@ -121,3 +123,25 @@ async def test_an_enormous_reply_arrives_whole(server: FakeOpenAIServer) -> None
         assert len((await llm.complete(CHAT)).text) == 2_000_000
     finally:
         await llm.aclose()
+
+
+async def test_stats_count_requests_whole_completions_and_concurrent_waits() -> None:
+    """GET /stats: what a benchmark checks (e.g. no draft written twice); faults and cut streams are no completion."""
+    with FakeOpenAIServer(latency_s=0.2, retry_after_s=0.01) as srv:
+        llm = backend(srv, attempts=1)
+        stats_url = srv.base_url.removesuffix("/v1") + "/stats"
+        try:
+            srv.enqueue(Fault.SERVER_ERROR, Fault.DROP_STREAM)
+            with pytest.raises(LLMError):
+                await llm.complete(CHAT)
+            with pytest.raises(LLMError):
+                _ = [e async for e in llm.stream(CHAT)]
+            await asyncio.gather(llm.complete(CHAT), llm.complete(COMPLETION), llm.complete(CHAT))
+            _ = [e async for e in llm.stream(COMPLETION)]
+        finally:
+            await llm.aclose()
+        async with httpx.AsyncClient() as http:
+            stats = (await http.get(stats_url)).json()
+            assert stats == {"requests": 6, "completions": 4, "in_flight": 0, "peak_in_flight": 3}
+            assert (await http.post(stats_url + "/reset")).json() == {
+                "requests": 0, "completions": 0, "in_flight": 0, "peak_in_flight": 0}
