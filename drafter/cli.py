@@ -13,6 +13,7 @@ import typer
 
 from drafter.errors import AuditChainError, DrafterError, InputError
 from drafter.settings import Settings, load_settings
+from drafter.storage.engine import display_url
 from drafter.templates import cli as templates_cli
 from evals.cli import eval_app
 
@@ -55,9 +56,9 @@ def serve(
     settings = _settings()
     _configure_logging(settings)
     backend = settings.llm_base_url or "the embedded demo model (Gemma 3 270M via llama.cpp; not for clinical use)"
-    typer.echo(f"drafter: database {settings.database_url}; LLM backend {backend}", err=True)
+    typer.echo(f"drafter: database {display_url(settings.database_url)}; LLM backend {backend}", err=True)
     _hint_first_user()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
+    uvicorn.run(create_app(settings, freeze_gc=True), host=host, port=port, log_level=settings.log_level.lower(),
                 # our RequestContext logs each request; log_config=None keeps uvicorn on our JSON formatter
                 access_log=False, log_config=None,
                 # Idle keep-alive connections stay open longer than clients and proxies keep them (httpx 5 s, typical
@@ -81,8 +82,8 @@ def worker(
                           "for it and for `drafter serve`. Without one, `drafter serve` drafts in-process.")
     _configure_logging(settings)
     backend = settings.llm_base_url or "the embedded demo model (Gemma 3 270M via llama.cpp; not for clinical use)"
-    typer.echo(f"drafter worker: database {settings.database_url}; queue {describe(settings)}; LLM backend {backend}",
-               err=True)
+    typer.echo(f"drafter worker: database {display_url(settings.database_url)}; queue {describe(settings)}; "
+               f"LLM backend {backend}", err=True)
 
     def ready(running: QueueWorker) -> None:
         typer.echo(f"drafter worker: ready, writing up to {running.saq.concurrency} drafts at once", err=True)
@@ -167,7 +168,7 @@ def doctor() -> None:
     from drafter.llm.factory import open_backend
 
     settings = _settings()
-    typer.echo(f"database:   {settings.database_url}")
+    typer.echo(f"database:   {display_url(settings.database_url)}")
     typer.echo(f"backend:    {settings.llm_base_url or 'embedded local model (llama.cpp server, Gemma 3 270M)'}")
 
     async def run() -> None:

@@ -25,6 +25,7 @@ request_id: ContextVar[str | None] = ContextVar("drafter_request_id", default=No
 SAFE_FIELDS = frozenset({
     "method", "path", "status", "duration_ms", "error_code", "error_type", "draft_id", "message_id", "user_id",
     "role", "token_id", "attempt", "attempts", "backend", "model", "event", "action", "retry_after_s", "reason",
+    "exit_code", "signal", "backoff_s",  # the local model child's fate (drafter.llm.local)
 })
 _MAX_TEMPLATE = 500
 _MAX_VALUE = 200

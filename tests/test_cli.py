@@ -14,6 +14,7 @@ import pytest
 import respx
 
 from drafter.cli import main
+from drafter.storage.engine import display_url
 from drafter.storage.migrate import head_revision
 from tests.conftest import GOOD_REPLY
 
@@ -167,3 +168,13 @@ def test_llm_outage_with_the_fallback_prints_a_labelled_template_draft(
     code, out, _ = run(monkeypatch, capsys, "draft", "Please call me about my results")
     assert code == 0
     assert "model template-fallback" in out and "fallback/template_only" in out and "Not written by AI" in out
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://drafter:s3cret@db.example:5432/drafter", "postgresql://drafter:***@db.example:5432/drafter"),
+    ("postgresql://drafter@db.example/drafter", "postgresql://drafter@db.example/drafter"),
+    ("sqlite:///var/drafter.db", "sqlite:///var/drafter.db"),
+    ("not a url at all", "<unparseable database URL>"),
+])
+def test_database_urls_are_shown_without_their_password(url: str, shown: str) -> None:
+    assert display_url(url) == shown

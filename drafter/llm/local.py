@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import signal
 import socket
 import sys
 import time
@@ -80,6 +81,16 @@ def port_in_use(port: int) -> bool:
         except OSError:
             return True
     return False
+
+
+def _signal_name(code: int) -> str | None:
+    """The name of the signal behind a negative exit code (asyncio's convention), else None."""
+    if code >= 0:
+        return None
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return None
 
 
 class LocalModelServer:
@@ -172,15 +183,20 @@ class LocalModelServer:
             if self._stopping:
                 return
             self.ready = False
-            log.warning("local model server exited; restarting", extra={"exit_code": code, "backoff_s": backoff})
+            # A negative code is the signal that ended it (-9: SIGKILL, often the kernel's OOM killer). The
+            # child's own output is not logged: after start-up it may echo prompts.
+            log.warning("local model server exited; restarting",
+                        extra={"exit_code": code, "signal": _signal_name(code), "backoff_s": backoff})
             await asyncio.sleep(backoff)
             try:
                 await self._spawn()
                 self.restarts += 1
                 backoff = 1.0
-            except LocalModelError:
+            except LocalModelError as exc:
                 backoff = min(backoff * 2, 30.0)
-                log.error("local model server failed to restart", extra={"backoff_s": backoff})
+                # The message quotes only start-up output of a child that has served no request: no patient text.
+                log.error("local model server failed to restart",
+                          extra={"backoff_s": backoff, "reason": exc.message[:200]})
 
     async def _terminate(self) -> None:
         process = self._process

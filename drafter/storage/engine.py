@@ -18,6 +18,14 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False) if driver else url
 
 
+def display_url(url: str) -> str:
+    """The URL with its password masked, for messages a terminal or a log collector keeps."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # the settings validator rejects bad URLs first; never echo one we cannot parse
+        return "<unparseable database URL>"
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer

@@ -5,7 +5,7 @@ preview the edit against a sample (the exact messages the model would get), save
 side-by-side diff, run the eval gate (the scripted model answers badly to the edit, so the gate regresses),
 publish with an override reason, see the production label move, roll back. The stored result is checked
 through the API; axe-core must find no serious or critical violation. Screenshots: test-artifacts/browser/
-and docs/editor.png (the README's).
+(editor.png there is the README's docs/editor.png).
 """
 
 from __future__ import annotations
@@ -155,7 +155,9 @@ def test_an_admin_edits_previews_saves_gates_publishes_and_rolls_back(
     expect(page.get_by_label("Override reason", exact=False)).to_be_visible()
     assert serious_violations(page) == []
     page.screenshot(path=str(artifacts / "editor-gate.png"), full_page=True)
-    page.locator("#main").screenshot(path=str(PROJECT_ROOT / "docs" / "editor.png"))
+    # the README's picture; refresh it with `cp test-artifacts/browser/editor.png docs/` (a test run leaves the
+    # committed file alone)
+    page.locator("#main").screenshot(path=str(artifacts / "editor.png"))
 
     # publish: blocked without a reason, then published with one; the production label moves
     page.get_by_role("button", name="Publish", exact=True).click()
