@@ -11,8 +11,10 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from drafter.domain import DraftStatus
+from drafter.identity import Role
 from drafter.services import Services, open_services
 from drafter.settings import Settings
+from drafter.storage.accounts import AccountStore
 from tests.conftest import GOOD_REPLY, FakeLLM
 from tests.storage.support import BLOCK, INFO, WARN, accept, complete, request
 
@@ -81,3 +83,12 @@ async def test_one_draft_through_the_pipeline(services: Services, fake_llm: Fake
     assert bool(draft.findings) is flagged
     # Every draft reads the production label (one primary-key read), so a publish or rollback reaches every worker.
     assert len(statements) == 1 + ACCEPT[dialect] + COMPLETE[dialect] + (1 if flagged else 0), statements
+
+
+async def test_a_token_check_is_one_statement(services: Services) -> None:
+    accounts = AccountStore(services.store)
+    user, token = await accounts.create_user("Dr. Count", Role.CLINICIAN, actor="tests")
+    with counting(services.store.engine) as statements:
+        principal = await accounts.authenticate(token)
+    assert (principal.name, principal.role, principal.user_id) == ("Dr. Count", Role.CLINICIAN, user.id)
+    assert len(statements) == 1, statements  # every request pays for it
