@@ -85,8 +85,9 @@ def worker(
     typer.echo(f"drafter worker: database {display_url(settings.database_url)}; queue {describe(settings)}; "
                f"LLM backend {backend}", err=True)
 
-    def ready(running: QueueWorker) -> None:
-        typer.echo(f"drafter worker: ready, writing up to {running.saq.concurrency} drafts at once", err=True)
+    def ready(running: QueueWorker, metrics_url: str | None) -> None:
+        where = f"; metrics at {metrics_url}" if metrics_url else " (DRAFTER_WORKER_METRICS_PORT=0: no metrics)"
+        typer.echo(f"drafter worker: ready, writing up to {running.saq.concurrency} drafts at once{where}", err=True)
 
     _run(lambda: run_worker(settings, concurrency=concurrency, on_ready=ready))
 

@@ -19,16 +19,19 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from prometheus_client import start_http_server
 from saq import Job, Queue, Worker
 
+from drafter.errors import ConfigError
 from drafter.jobs import DraftWriter
 from drafter.llm.base import LLM
+from drafter.metrics import Metrics
 from drafter.progress import DraftProgress
 from drafter.services import open_services
 from drafter.settings import Settings
@@ -180,23 +183,49 @@ def describe(settings: Settings) -> str:
     return f"{settings.queue_name} on {url.scheme}://{url.hostname or ''}{f':{url.port}' if url.port else ''}{url.path}"
 
 
+@contextlib.contextmanager
+def serving_metrics(metrics: Metrics, *, port: int) -> Iterator[str]:
+    """Serve the registry on http://127.0.0.1:PORT/metrics from a thread while the block runs; yield that URL.
+
+    Loopback only, like the API's /metrics (drafter.api.policy): a local agent or proxy scrapes it.
+    """
+    try:
+        server, thread = start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
+    except OSError as exc:
+        raise ConfigError(f"DRAFTER_WORKER_METRICS_PORT={port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
+                          "give each worker on this machine its own port, or 0 for no metrics.") from exc
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/metrics"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
 async def run_worker(settings: Settings, *, concurrency: int | None = None, llm: LLM | None = None,
-                     on_ready: Callable[[QueueWorker], None] | None = None) -> None:
-    """`drafter worker`: the services `drafter serve` builds, a queue worker on them, until SIGTERM or SIGINT."""
-    async with open_services(settings, llm=llm, recover=True) as services:
+                     on_ready: Callable[[QueueWorker, str | None], None] | None = None) -> None:
+    """`drafter worker`: the services `drafter serve` builds, a queue worker on them, until SIGTERM or SIGINT.
+
+    `on_ready` gets the worker and the URL of its metrics (None when DRAFTER_WORKER_METRICS_PORT is 0).
+    """
+    metrics = Metrics()  # this process drafts, so the model's latency, tokens and findings are counted here
+    async with open_services(settings, llm=llm, recover=True, observer=metrics) as services:
         writer = DraftWriter(pipeline=services.pipeline, store=services.store, progress=DraftProgress(),
                              stale_after_s=settings.pregenerate_stale_after_s)
         jobs = RedisDraftJobs(open_queue(settings), job_timeout_s=settings.pregenerate_stale_after_s)
-        async with jobs.running():
-            worker = QueueWorker.from_settings(settings, jobs=jobs, writer=writer, store=services.store,
-                                               concurrency=concurrency)
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGINT, signal.SIGTERM):  # a clean stop hands claimed drafts back
-                loop.add_signal_handler(signum, worker.request_stop)
-            try:
-                if on_ready is not None:
-                    on_ready(worker)
-                await worker.run()
-            finally:
-                for signum in (signal.SIGINT, signal.SIGTERM):
-                    loop.remove_signal_handler(signum)
+        with contextlib.ExitStack() as stack:
+            port = settings.worker_metrics_port
+            metrics_url = stack.enter_context(serving_metrics(metrics, port=port)) if port else None
+            async with jobs.running():
+                worker = QueueWorker.from_settings(settings, jobs=jobs, writer=writer, store=services.store,
+                                                   concurrency=concurrency)
+                loop = asyncio.get_running_loop()
+                for signum in (signal.SIGINT, signal.SIGTERM):  # a clean stop hands claimed drafts back
+                    loop.add_signal_handler(signum, worker.request_stop)
+                try:
+                    if on_ready is not None:
+                        on_ready(worker, metrics_url)
+                    await worker.run()
+                finally:
+                    for signum in (signal.SIGINT, signal.SIGTERM):
+                        loop.remove_signal_handler(signum)

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     queue_url: str = ""  # e.g. redis://127.0.0.1:6379/0
     queue_name: str = Field(default="drafter", pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # one queue per deployment
     queue_concurrency: int = Field(default=10, ge=1, le=1000)  # drafts one `drafter worker` writes at once
+    # `drafter worker` serves its drafting metrics (LLM latency and tokens, findings, drafts, steps) in Prometheus'
+    # format on 127.0.0.1:PORT/metrics; 0 = off, since several workers on one machine each need their own port.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
 
     # Service.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -6,6 +6,7 @@ Real Redis and PostgreSQL; every test has its own queue name (tests/queue/confte
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,15 +17,17 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from drafter.api.app import create_app
+from drafter.errors import ConfigError
 from drafter.identity import Role
 from drafter.jobs import DraftWriter
 from drafter.llm.base import LLMRequest, LLMResult, StreamEvent
 from drafter.progress import DraftProgress
-from drafter.queue import QueueWorker, RedisDraftJobs, open_queue
+from drafter.queue import QueueWorker, RedisDraftJobs, open_queue, run_worker
 from drafter.services import Services, open_services
 from drafter.settings import Settings
 from drafter.storage.models import utcnow
 from drafter.storage.repository import DraftStore
+from drafter.testing.fake_openai import free_port
 from tests.conftest import GOOD_REPLY, FakeLLM
 from tests.inbox.test_pregeneration import KNEE, WAITING, StalledLLM
 from tests.storage.support import request
@@ -234,3 +237,42 @@ async def test_enqueue_with_redis_away_loses_nothing(queue_settings: Settings, c
 def test_the_job_timeout_is_whole_seconds_and_never_none(queue_settings: Settings) -> None:
     jobs = RedisDraftJobs(open_queue(queue_settings), job_timeout_s=0.2)
     assert jobs.job_timeout_s == 1  # saq counts whole seconds, and 0 would mean no timeout at all
+
+
+def sample(text: str, name: str, labels: dict[str, str]) -> float:
+    return next(s.value for family in text_string_to_metric_families(text) for s in family.samples
+                if s.name == name and s.labels == labels)
+
+
+async def test_a_worker_serves_the_metrics_of_the_drafts_it_writes(queue_settings: Settings) -> None:
+    settings = queue_settings.model_copy(update={"worker_metrics_port": free_port()})
+    ready: asyncio.Queue[tuple[QueueWorker, str | None]] = asyncio.Queue()
+    task = asyncio.create_task(run_worker(settings, llm=SlowLLM(), on_ready=lambda w, url: ready.put_nowait((w, url))))
+    worker, url = await asyncio.wait_for(ready.get(), 30)
+    try:
+        assert url == f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"
+        async with open_services(settings, llm=FakeLLM()) as services, queue_jobs(settings).running() as jobs:
+            [draft_id] = await accept(services, 1)
+            assert await jobs.put(draft_id)
+            assert await wait_all(services.store, [draft_id]) == ["pending_review"]
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(url)).text
+        assert sample(text, "drafter_drafts_total", {"status": "pending_review"}) == 1
+        assert sample(text, "drafter_llm_tokens_total", {"backend": "fake", "kind": "completion"}) > 0
+        assert sample(text, "drafter_llm_request_duration_seconds_count", {"backend": "fake", "outcome": "ok"}) == 1
+        assert "knee" not in text.lower()  # counts and codes only
+    finally:
+        worker.request_stop()
+        await asyncio.wait_for(task, 30)
+    with pytest.raises(httpx.ConnectError):  # the metrics server stopped with the worker
+        async with httpx.AsyncClient() as http:
+            await http.get(url)
+
+
+async def test_a_taken_metrics_port_is_a_clear_error(queue_settings: Settings) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings = queue_settings.model_copy(update={"worker_metrics_port": taken.getsockname()[1]})
+        with pytest.raises(ConfigError, match=r"DRAFTER_WORKER_METRICS_PORT=.*own port"):
+            await run_worker(settings, llm=FakeLLM())
