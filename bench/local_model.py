@@ -294,6 +294,15 @@ def service_env(workdir: Path, cache_dir: Path) -> dict[str, str]:
     return env
 
 
+def clinician_token(workdir: Path, cache_dir: Path) -> str:
+    """A clinician's API token on the bench database (every endpoint but /healthz wants one, /readyz included)."""
+    env = service_env(workdir, cache_dir)
+    subprocess.run([str(DRAFTER), "db", "upgrade"], env=env, cwd=workdir, check=True, capture_output=True)
+    created = subprocess.run([str(DRAFTER), "users", "create", "--name", "bench", "--role", "clinician"],
+                             env=env, cwd=workdir, check=True, capture_output=True, text=True)
+    return created.stdout.split()[-1]  # the CLI prints the new token as the last word
+
+
 def start_service(workdir: Path, cache_dir: Path, port: int) -> subprocess.Popen[bytes]:
     """Start `drafter serve` in its own process group, so its llama.cpp child can be reaped with it."""
     with (workdir / "serve.log").open("wb") as log:  # a file, not a pipe: nobody reads it while we measure
@@ -308,10 +317,10 @@ def log_tail(path: Path, lines: int = 5) -> str:
     return "no output"
 
 
-def wait_ready(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
+def wait_ready(process: subprocess.Popen[bytes], base_url: str, log: Path, headers: dict[str, str]) -> None:
     """Poll /readyz until 200, the process exits, or READY_TIMEOUT_S passes."""
     deadline = time.monotonic() + READY_TIMEOUT_S
-    with httpx.Client(base_url=base_url, timeout=5.0) as client:
+    with httpx.Client(base_url=base_url, timeout=5.0, headers=headers) as client:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise BenchError(f"drafter serve exited with code {process.returncode}: {log_tail(log)}")
@@ -421,12 +430,13 @@ def run_service_side(report: Report, llm: Any, workdir: Path, cache_dir: Path, p
     """Start the service, take the cold request, the paired runs and the usage checks; always stop it."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {clinician_token(workdir, cache_dir)}"}
     started = time.perf_counter()
     process = start_service(workdir, cache_dir, port)
     try:
-        wait_ready(process, base_url, workdir / "serve.log")
+        wait_ready(process, base_url, workdir / "serve.log", headers)
         report.serve_ready_s = time.perf_counter() - started
-        with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
+        with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S, headers=headers) as client:
             report.cold["direct"] = direct_stream(llm, prompts[0], -1)
             report.cold["service"] = service_stream(client, WARMUP_MESSAGE, -1)
             measure_pairs(report, llm, client, prompts[1:], repeats)
