@@ -58,7 +58,7 @@ def serve(
     backend = settings.llm_base_url or "the embedded demo model (Gemma 3 270M via llama.cpp; not for clinical use)"
     typer.echo(f"drafter: database {display_url(settings.database_url)}; LLM backend {backend}", err=True)
     _hint_first_user()
-    uvicorn.run(create_app(settings, freeze_gc=True), host=host, port=port, log_level=settings.log_level.lower(),
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
                 # our RequestContext logs each request; log_config=None keeps uvicorn on our JSON formatter
                 access_log=False, log_config=None,
                 # Idle keep-alive connections stay open longer than clients and proxies keep them (httpx 5 s, typical

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,13 +27,8 @@ from drafter.services import open_services
 from drafter.settings import Settings
 
 
-def create_app(settings: Settings, *, llm: LLM | None = None, freeze_gc: bool = False) -> FastAPI:
-    """Build the app; services (database, LLM backend) start in the lifespan, not at import.
-
-    `freeze_gc` (for a process that serves only this app: `drafter serve`, the ASGI factory) moves everything
-    alive after start-up out of the garbage collector's reach, so its full passes stop re-scanning the imported
-    modules, templates and compiled guardrail patterns on the request path.
-    """
+def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
+    """Build the app; services (database, LLM backend) start in the lifespan, not at import."""
     metrics = Metrics()  # this app's own registry (drafter.metrics)
 
     @asynccontextmanager
@@ -54,15 +48,7 @@ def create_app(settings: Settings, *, llm: LLM | None = None, freeze_gc: bool = 
                     sweep_every_s=settings.pregenerate_sweep_s, stale_after_s=settings.pregenerate_stale_after_s)
             app.state.jobs = jobs
             async with jobs.running():
-                if freeze_gc:
-                    # Measured by bench/overhead: an unfrozen gen-2 pass took ~115 ms, the service's p99.
-                    gc.collect()
-                    gc.freeze()
-                try:
-                    yield
-                finally:
-                    if freeze_gc:
-                        gc.unfreeze()
+                yield
 
     app = FastAPI(
         title="drafter",

@@ -16,4 +16,4 @@ from drafter.settings import load_settings
 
 def app_from_env() -> FastAPI:
     """The app for the settings in the environment; invalid settings stop the worker with a ConfigError."""
-    return create_app(load_settings(), freeze_gc=True)  # a worker process serves only this app
+    return create_app(load_settings())
