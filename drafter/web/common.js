@@ -64,3 +64,20 @@ export async function api(path, { method = "GET", body, signal, accept } = {}) {
 }
 
 export const json = async (path, options) => (await api(path, options)).json();
+
+// The sign-in form: keep the token for this tab, open the session with `start`, then `focus` (a 401 has already
+// sent the user back to the form through onUnauthorized; any other error is shown there).
+export function bindSignIn({ start, showLogin, focus }) {
+  $("login-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const token = $("token").value.trim();
+    if (!token) return;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    try {
+      await start();
+      focus();
+    } catch (error) {
+      if (error.status !== 401) showLogin(error.message);
+    }
+  });
+}

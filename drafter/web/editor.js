@@ -2,7 +2,7 @@
 // Safety rule: template files, sample patient messages and model output reach the page only as text
 // (textContent / value / text nodes), never as HTML. The token lives in sessionStorage (see common.js).
 
-import { $, TOKEN_KEY, announce, api, h, json, onUnauthorized } from "./common.js";
+import { $, TOKEN_KEY, bindSignIn, announce, api, h, json, onUnauthorized } from "./common.js";
 
 const PREVIEW_DELAY_MS = 400;  // live preview: wait for a pause in typing
 const STATUS = { draft: "Draft", published: "Published", archived: "Archived" };
@@ -656,17 +656,10 @@ function guarded(action, target) {
 
 function init() {
   onUnauthorized(signOut);
-  $("login-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const token = $("token").value.trim();
-    if (!token) return;
-    sessionStorage.setItem(TOKEN_KEY, token);
-    try {
-      await startSession();
-      if (!$("editor-view").hidden) $("version-title").focus();
-    } catch (error) {
-      if (error.status !== 401) showLogin(error.message);
-    }
+  bindSignIn({
+    start: startSession,
+    showLogin,
+    focus: () => { if (!$("editor-view").hidden) $("version-title").focus(); },
   });
   $("logout").addEventListener("click", () => signOut("Signed out."));
   $("forbidden-logout").addEventListener("click", () => signOut());

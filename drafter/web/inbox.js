@@ -2,7 +2,7 @@
 // Safety rule: patient and model text reach the page only as text nodes (append / textContent), never as HTML.
 // The API token lives in sessionStorage and goes out as a bearer header; the page sets no cookies.
 
-import { $, TOKEN_KEY, announce, api, h, json, onUnauthorized } from "./common.js";
+import { $, TOKEN_KEY, bindSignIn, announce, api, h, json, onUnauthorized } from "./common.js";
 
 const SHORTCUTS_KEY = "drafter.shortcuts";
 const WAITING = new Set(["queued", "generating"]);
@@ -484,17 +484,10 @@ function init() {
   onUnauthorized(signOut);
   $("feedback-tags").replaceChildren(...TAGS.map(([value, label]) => h("label", {},
     h("input", { type: "checkbox", value }), ` ${label}`)));
-  $("login-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const token = $("token").value.trim();
-    if (!token) return;
-    sessionStorage.setItem(TOKEN_KEY, token);
-    try {
-      await startSession();
-      $("message-list").querySelector("button")?.focus();
-    } catch (error) {
-      if (error.status !== 401) showLogin(error.message);
-    }
+  bindSignIn({
+    start: startSession,
+    showLogin,
+    focus: () => { $("message-list").querySelector("button")?.focus(); },
   });
   $("logout").addEventListener("click", () => signOut("Signed out."));
   for (const radio of document.querySelectorAll('input[name="filter"]')) {
