@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from bench.overhead import clinician_token
 from drafter.llm.local import MODEL_LABEL, LocalModelServer, ensure_model, free_port
 
 T = TypeVar("T")
@@ -294,15 +295,6 @@ def service_env(workdir: Path, cache_dir: Path) -> dict[str, str]:
     return env
 
 
-def clinician_token(workdir: Path, cache_dir: Path) -> str:
-    """A clinician's API token on the bench database (every endpoint but /healthz wants one, /readyz included)."""
-    env = service_env(workdir, cache_dir)
-    subprocess.run([str(DRAFTER), "db", "upgrade"], env=env, cwd=workdir, check=True, capture_output=True)
-    created = subprocess.run([str(DRAFTER), "users", "create", "--name", "bench", "--role", "clinician"],
-                             env=env, cwd=workdir, check=True, capture_output=True, text=True)
-    return created.stdout.split()[-1]  # the CLI prints the new token as the last word
-
-
 def start_service(workdir: Path, cache_dir: Path, port: int) -> subprocess.Popen[bytes]:
     """Start `drafter serve` in its own process group, so its llama.cpp child can be reaped with it."""
     with (workdir / "serve.log").open("wb") as log:  # a file, not a pipe: nobody reads it while we measure
@@ -430,7 +422,9 @@ def run_service_side(report: Report, llm: Any, workdir: Path, cache_dir: Path, p
     """Start the service, take the cold request, the paired runs and the usage checks; always stop it."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    headers = {"Authorization": f"Bearer {clinician_token(workdir, cache_dir)}"}
+    # every endpoint but /healthz wants a token, /readyz included
+    token = clinician_token(service_env(workdir, cache_dir), workdir, name="bench")
+    headers = {"Authorization": f"Bearer {token}"}
     started = time.perf_counter()
     process = start_service(workdir, cache_dir, port)
     try:

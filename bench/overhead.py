@@ -160,6 +160,14 @@ def fake_server(latency_ms: float) -> Iterator[str]:
         yield base
 
 
+def clinician_token(env: dict[str, str], workdir: Path, *, name: str) -> str:
+    """Migrate the database `env` names and create a clinician there; return the API token."""
+    subprocess.run([str(DRAFTER), "db", "upgrade"], env=env, cwd=workdir, check=True, capture_output=True)
+    created = subprocess.run([str(DRAFTER), "users", "create", "--name", name, "--role", "clinician"],
+                             env=env, cwd=workdir, check=True, capture_output=True, text=True)
+    return created.stdout.split()[-1]  # the CLI prints the new token as the last word
+
+
 @contextlib.contextmanager
 def service(llm_base_url: str, database_url: str | None, workdir: Path) -> Iterator[str]:
     """`drafter serve` against the fake server; yields the service's base URL once it answers (the clinician
@@ -170,10 +178,7 @@ def service(llm_base_url: str, database_url: str | None, workdir: Path) -> Itera
                      DRAFTER_DATABASE_URL=database_url or f"sqlite:///{workdir}/bench.db",
                      DRAFTER_LOG_LEVEL="WARNING", DRAFTER_RATE_LIMIT="1000000/minute")
     base = f"http://127.0.0.1:{port}"
-    subprocess.run([str(DRAFTER), "db", "upgrade"], env=env, cwd=workdir, check=True, capture_output=True)
-    created = subprocess.run([str(DRAFTER), "users", "create", "--name", f"bench-{port}", "--role", "clinician"],
-                             env=env, cwd=workdir, check=True, capture_output=True, text=True)
-    TOKENS[base] = created.stdout.split()[-1]  # the CLI prints the new token as the last word
+    TOKENS[base] = clinician_token(env, workdir, name=f"bench-{port}")
     with _process([str(DRAFTER), "serve", "--port", str(port)], env, f"{base}/healthz", "drafter serve",
                   workdir) as pid:
         PIDS[base] = pid

@@ -208,14 +208,14 @@ async def run_worker(settings: Settings, *, concurrency: int | None = None, llm:
 
     `on_ready` gets the worker and the URL of its metrics (None when DRAFTER_WORKER_METRICS_PORT is 0).
     """
-    metrics = Metrics()  # this process drafts, so the model's latency, tokens and findings are counted here
+    port = settings.worker_metrics_port
+    # This process drafts, so the model's latency, tokens and findings are counted here, when they can be read.
+    metrics = Metrics() if port else None
     async with open_services(settings, llm=llm, recover=True, observer=metrics) as services:
         writer = DraftWriter(pipeline=services.pipeline, store=services.store, progress=DraftProgress(),
                              stale_after_s=settings.pregenerate_stale_after_s)
         jobs = RedisDraftJobs(open_queue(settings), job_timeout_s=settings.pregenerate_stale_after_s)
-        with contextlib.ExitStack() as stack:
-            port = settings.worker_metrics_port
-            metrics_url = stack.enter_context(serving_metrics(metrics, port=port)) if port else None
+        with serving_metrics(metrics, port=port) if metrics else contextlib.nullcontext() as metrics_url:
             async with jobs.running():
                 worker = QueueWorker.from_settings(settings, jobs=jobs, writer=writer, store=services.store,
                                                    concurrency=concurrency)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
@@ -22,7 +23,7 @@ def display_url(url: str) -> str:
     """The URL with its password masked, for messages a terminal or a log collector keeps."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # the settings validator rejects bad URLs first; never echo one we cannot parse
+    except ArgumentError:  # the settings validator rejects bad URLs first; never echo one we cannot parse
         return "<unparseable database URL>"
 
 

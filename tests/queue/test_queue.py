@@ -90,9 +90,13 @@ async def accept(services: Services, count: int) -> list[str]:
             for i in range(count)]
 
 
-def gauge(text: str, queue: str) -> float:
+def sample(text: str, name: str, labels: dict[str, str]) -> float:
     return next(s.value for family in text_string_to_metric_families(text) for s in family.samples
-                if s.name == "drafter_queue_depth" and s.labels == {"queue": queue})
+                if s.name == name and s.labels == labels)
+
+
+def gauge(text: str, queue: str) -> float:
+    return sample(text, "drafter_queue_depth", {"queue": queue})
 
 
 async def test_a_message_posted_to_the_api_is_drafted_by_a_queue_worker(queue_settings: Settings) -> None:
@@ -237,11 +241,6 @@ async def test_enqueue_with_redis_away_loses_nothing(queue_settings: Settings, c
 def test_the_job_timeout_is_whole_seconds_and_never_none(queue_settings: Settings) -> None:
     jobs = RedisDraftJobs(open_queue(queue_settings), job_timeout_s=0.2)
     assert jobs.job_timeout_s == 1  # saq counts whole seconds, and 0 would mean no timeout at all
-
-
-def sample(text: str, name: str, labels: dict[str, str]) -> float:
-    return next(s.value for family in text_string_to_metric_families(text) for s in family.samples
-                if s.name == name and s.labels == labels)
 
 
 async def test_a_worker_serves_the_metrics_of_the_drafts_it_writes(queue_settings: Settings) -> None:
