@@ -44,7 +44,7 @@ from operator import and_, not_
 from typing import Any
 
 try:  # the parser re itself uses; only needed to read requirements, never to match
-    from re import _parser  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined,unused-ignore]  # typeshed versions differ
 except ImportError:  # pragma: no cover - a future Python: no prefilter, same results
     _parser = None
 
