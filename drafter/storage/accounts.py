@@ -149,8 +149,7 @@ class AccountStore:
         # Every request runs this: one joined SELECT of the columns it needs (no ORM objects), not two statements.
         query = (select(ApiToken.secret_sha256, ApiToken.revoked_at, User.id, User.name, User.role, User.disabled_at)
                  .join(User, ApiToken.user_id == User.id).where(ApiToken.id == match["id"]))
-        async with self.store.reading() as session:
-            row = (await session.execute(query)).one_or_none()
+        row = await self.store.run_read(lambda session: session.execute(query).one_or_none())
         expected = row.secret_sha256 if row is not None else _DUMMY_DIGEST
         if not hmac.compare_digest(expected, _digest(match["secret"])) or row is None:
             raise AuthenticationError("The bearer token is not valid.", details={"reason": "unknown"})

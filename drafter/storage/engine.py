@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -54,6 +55,23 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 20, max_over
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(full, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+
+
+def sqlite_twin(engine: AsyncEngine) -> Engine | None:
+    """A synchronous engine on the same SQLite file, disposed with `engine`; None for other databases.
+
+    aiosqlite runs each driver call (execute, fetch, close a cursor, commit) as a hop to its own thread: three to
+    four per statement, which cost more CPU than the statements. The store runs a whole transaction on this twin in
+    one hop to a worker thread instead (bench/overhead.py, README "At scale"). An in-memory database has no twin:
+    a second connection would open a second, empty database.
+    """
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    twin = create_sync_engine(url.set(drivername="sqlite+pysqlite"), echo=engine.echo, pool_reset_on_return=None)
+    event.listen(twin, "connect", _sqlite_pragmas)
+    event.listen(engine.sync_engine, "engine_disposed", lambda _engine: twin.dispose())
+    return twin
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from rapidfuzz.distance import Levenshtein
 from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from drafter.domain import DraftRequest, DraftStatus
 from drafter.errors import ConflictError, NotFoundError, ReviewRuleError, StorageError
 from drafter.storage.audit import GENESIS, event_hash
-from drafter.storage.engine import session_factory
+from drafter.storage.engine import session_factory, sqlite_twin
 from drafter.storage.models import (
     AuditEvent,
     Draft,
@@ -33,6 +33,7 @@ from drafter.storage.models import (
 from guardrails import Finding, Severity, Urgency
 
 _AUDIT_LOCK_KEY = 0x64726166  # "draf": PostgreSQL advisory lock serialising the audit chain
+T = TypeVar("T")
 
 
 def _aware(value: datetime) -> datetime:
@@ -68,6 +69,21 @@ def _unavailable(exc: Exception) -> bool:
     return exc.connection_invalidated or (isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES)
 
 
+_WRITE_UNAVAILABLE = "The database is unavailable; nothing was changed. Try again shortly."
+_READ_UNAVAILABLE = "The database is unavailable. Try again shortly."
+
+
+@contextmanager
+def _storage_errors(message: str) -> Iterator[None]:
+    """Unavailability (refused, locked, unknown database...) becomes StorageError; a wrong statement stays itself."""
+    try:
+        yield
+    except (DBAPIError, OSError) as exc:
+        if not _unavailable(exc):
+            raise
+        raise StorageError(message) from exc
+
+
 _AUDIT_TABLE = AuditEvent.metadata.tables[AuditEvent.__tablename__]
 _FINDING_COLUMNS = ("position", "check", "code", "severity", "target", "message", "span_start", "span_end",
                     "suggestion")
@@ -91,13 +107,34 @@ class FhirOrigin:
     sender: str | None
 
 
+def append_audit(session: Session, *, actor: str, action: str, entity_type: str, entity_id: str,
+                 details: dict[str, Any] | None = None) -> None:
+    """Append one event to the hash chain inside the session's write transaction."""
+    last = session.execute(select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).scalar()
+    at = utcnow()
+    payload = details or {}
+    digest = event_hash(prev_hash=last or GENESIS, at=at, actor=actor, action=action,
+                        entity_type=entity_type, entity_id=entity_id, details=payload)
+    # A Core INSERT, not session.add: the unit of work's bookkeeping for an object nobody reads back cost
+    # more CPU than the statement itself (bench/_profile.py); the row is the same.
+    session.execute(insert(_AUDIT_TABLE), [{
+        "at": at, "actor": actor, "action": action, "entity_type": entity_type, "entity_id": entity_id,
+        "details": payload, "prev_hash": last or GENESIS, "hash": digest}])
+
+
 class DraftStore:
-    """Repository over an async engine; one short transaction per operation."""
+    """Repository over an async engine; one short transaction per operation.
+
+    Each operation is a synchronous body run in one transaction by `run_write` or `run_read`: on SQLite in one
+    hop to a worker thread on a synchronous twin of the engine, elsewhere through the async driver (`run_sync`).
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = session_factory(engine)
         self._is_sqlite = engine.dialect.name == "sqlite"
+        self.twin = sqlite_twin(engine)  # public so tests can count the statements sent through it
+        self._twin_sessions = sessionmaker(self.twin, expire_on_commit=False) if self.twin is not None else None
         # Writes are serialised anyway (SQLite has one writer; PostgreSQL writes take the audit-chain advisory lock),
         # so within a process they queue here, before a pooled connection is checked out. Without it, under load
         # every pooled connection sat blocked on the advisory lock and reads (token checks, GETs) found none free.
@@ -105,42 +142,41 @@ class DraftStore:
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
-        try:
-            if self._is_sqlite:
-                async with self._write_lock, self._sessions.begin() as session:
-                    yield session
-            else:
-                async with self._write_lock, self._sessions.begin() as session:
-                    # Other processes (workers, replicas) write too: the advisory lock orders them.
+        with _storage_errors(_WRITE_UNAVAILABLE):
+            async with self._write_lock, self._sessions.begin() as session:
+                if not self._is_sqlite:  # other processes (workers, replicas) write too: the advisory lock orders them
                     await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
-                    yield session
-        except (DBAPIError, OSError) as exc:
-            if not _unavailable(exc):
-                raise
-            raise StorageError("The database is unavailable; nothing was changed. Try again shortly.") from exc
+                yield session
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncSession]:
-        try:
+        with _storage_errors(_READ_UNAVAILABLE):
             async with self._sessions() as session:
                 yield session
-        except (DBAPIError, OSError) as exc:
-            if not _unavailable(exc):
-                raise
-            raise StorageError("The database is unavailable. Try again shortly.") from exc
 
-    async def _audit(self, session: AsyncSession, *, actor: str, action: str, entity_type: str, entity_id: str,
-                     details: dict[str, Any] | None = None) -> None:
-        last = (await session.execute(select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))).scalar()
-        at = utcnow()
-        payload = details or {}
-        digest = event_hash(prev_hash=last or GENESIS, at=at, actor=actor, action=action,
-                            entity_type=entity_type, entity_id=entity_id, details=payload)
-        # A Core INSERT, not session.add: the unit of work's bookkeeping for an object nobody reads back cost
-        # more CPU than the statement itself (bench/_profile.py); the row is the same.
-        await session.execute(insert(_AUDIT_TABLE), [{
-            "at": at, "actor": actor, "action": action, "entity_type": entity_type, "entity_id": entity_id,
-            "details": payload, "prev_hash": last or GENESIS, "hash": digest}])
+    def _in_twin(self, body: Callable[[Session], T], *, write: bool) -> T:
+        assert self._twin_sessions is not None
+        with self._twin_sessions.begin() if write else self._twin_sessions() as session:
+            return body(session)
+
+    async def run_write(self, body: Callable[[Session], T]) -> T:
+        """`body(session)` in one write transaction: committed when it returns, rolled back when it raises."""
+        if self.twin is None:
+            async with self._write() as session:
+                return await session.run_sync(body)
+        with _storage_errors(_WRITE_UNAVAILABLE):
+            async with self._write_lock:
+                # A cancelled caller does not stop the thread: the transaction still commits or rolls back whole,
+                # and a writer that starts meanwhile waits for it on SQLite's busy timeout.
+                return await asyncio.to_thread(self._in_twin, body, write=True)
+
+    async def run_read(self, body: Callable[[Session], T]) -> T:
+        """`body(session)` in one read-only session."""
+        if self.twin is None:
+            async with self._read() as session:
+                return await session.run_sync(body)
+        with _storage_errors(_READ_UNAVAILABLE):
+            return await asyncio.to_thread(self._in_twin, body, write=False)
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:
@@ -157,15 +193,15 @@ class DraftStore:
     async def append_event(self, session: AsyncSession, *, actor: str, action: str, entity_type: str,
                            entity_id: str, details: dict[str, Any] | None = None) -> None:
         """Append an audit event inside a transaction opened with `writing()` (committed with it)."""
-        await self._audit(session, actor=actor, action=action, entity_type=entity_type, entity_id=entity_id,
-                          details=details)
+        await session.run_sync(lambda sync: append_audit(sync, actor=actor, action=action, entity_type=entity_type,
+                                                         entity_id=entity_id, details=details))
 
     async def record_event(self, *, actor: str, action: str, entity_type: str, entity_id: str,
                            details: dict[str, Any] | None = None) -> None:
         """Append one audit event in its own transaction. Details must carry no patient text or identifiers."""
-        async with self._write() as session:
-            await self._audit(session, actor=actor, action=action, entity_type=entity_type, entity_id=entity_id,
-                              details=details)
+        await self.run_write(lambda session: append_audit(session, actor=actor, action=action,
+                                                           entity_type=entity_type, entity_id=entity_id,
+                                                           details=details))
 
     async def ping(self) -> None:
         """Raise StorageError unless the database answers."""
@@ -186,9 +222,10 @@ class DraftStore:
             urgency=urgency.value, urgency_rank=urgency.rank,
             request=request.model_dump(mode="json", exclude={"message"}),
         )
-        async with self._write() as session:
+
+        def body(session: Session) -> tuple[str, str]:
             session.add(message)
-            await session.flush()
+            session.flush()
             draft = Draft(message_id=message.id, status=status.value, urgency_rank=urgency.rank,
                           message_received_at=now, template_set=template_set, backend=backend, created_at=now,
                           template_version_id=template_version_id)
@@ -196,16 +233,18 @@ class DraftStore:
             if origin is not None:
                 session.add(FhirCommunication(message_id=message.id, subject=origin.subject, sender=origin.sender,
                                               resource={**origin.resource, "id": message.id}, created_at=now))
-            await session.flush()
-            await self._audit(session, actor=actor, action="message.received", entity_type="message",
-                              entity_id=message.id, details={"source": source, "urgency": urgency.value})
+            session.flush()
+            append_audit(session, actor=actor, action="message.received", entity_type="message",
+                         entity_id=message.id, details={"source": source, "urgency": urgency.value})
             return message.id, draft.id
+
+        return await self.run_write(body)
 
     async def start_regeneration(self, draft_id: str, *, actor: str, template_set: str,
                                  backend: str, template_version_id: str | None = None) -> tuple[str, str]:
         """A new 'generating' draft for the same message; the old one is superseded unless it was rejected."""
-        async with self._write() as session:
-            old = await session.get(Draft, draft_id)
+        def body(session: Session) -> tuple[str, str]:
+            old = session.get(Draft, draft_id)
             if old is None:
                 raise NotFoundError(f"No draft with id {draft_id}.")
             if old.status in {DraftStatus.APPROVED, DraftStatus.SUPERSEDED}:
@@ -217,13 +256,15 @@ class DraftStore:
                           urgency_rank=old.urgency_rank, message_received_at=old.message_received_at,
                           template_set=template_set, backend=backend, template_version_id=template_version_id)
             session.add(draft)
-            await session.flush()
-            await self._audit(session, actor=actor, action="draft.regenerated", entity_type="draft",
-                              entity_id=draft.id, details={"previous": draft_id})
+            session.flush()
+            append_audit(session, actor=actor, action="draft.regenerated", entity_type="draft",
+                         entity_id=draft.id, details={"previous": draft_id})
             return old.message_id, draft.id
 
-    async def _load(self, session: AsyncSession, draft_id: str, *, lock: bool = False,
-                    join_findings: bool = False) -> Draft:
+        return await self.run_write(body)
+
+    @staticmethod
+    def _load(session: Session, draft_id: str, *, lock: bool = False, join_findings: bool = False) -> Draft:
         # Message and review are to-one: joined into the draft's SELECT; findings follow in one more SELECT, or
         # join too when the draft is not expected to have any yet (one row instead of one per finding, each
         # repeating the message). Four round trips became two or one (tests/storage/test_statements.py).
@@ -231,24 +272,24 @@ class DraftStore:
         query = (select(Draft).where(Draft.id == draft_id)
                  .options(joinedload(Draft.message), joinedload(Draft.review), findings))
         # FOR UPDATE OF drafts: PostgreSQL refuses to lock the nullable side of the outer join to reviews.
-        result = await session.execute(query.with_for_update(of=Draft) if lock else query)
+        result = session.execute(query.with_for_update(of=Draft) if lock else query)
         draft = (result.unique() if join_findings else result).scalar_one_or_none()
         if draft is None:
             raise NotFoundError(f"No draft with id {draft_id}.")
         return draft
 
     @staticmethod
-    async def _replace_findings(session: AsyncSession, draft: Draft, findings: Sequence[Finding]) -> None:
+    def _replace_findings(session: Session, draft: Draft, findings: Sequence[Finding]) -> None:
         """Store the draft's findings with one executemany, and leave them on `draft` for the response."""
         if draft.findings:  # only a draft stored a second time has any; the unit of work deletes them
             draft.findings = []
-            await session.flush()
+            session.flush()
         rows = _finding_rows(findings)
         if rows:
             # The ORM (flush or ORM bulk insert) writes these one statement per row on SQLite, since it wants each
             # generated id back and SQLite cannot return them in order; nothing reads those ids, so a Core
             # executemany writes them all in one round trip.
-            await session.execute(insert(FindingRow.metadata.tables[FindingRow.__tablename__]), [
+            session.execute(insert(FindingRow.metadata.tables[FindingRow.__tablename__]), [
                 {"draft_id": draft.id, **{c: getattr(r, c) for c in _FINDING_COLUMNS}} for r in rows])
         for row in rows:
             row.draft_id = draft.id
@@ -264,8 +305,8 @@ class DraftStore:
         `error_code`/`error_message` record a model failure behind a template-only fallback draft. A draft marked
         interrupted by a startup sweep that finishes after all is stored normally (the mark was a false alarm).
         """
-        async with self._write() as session:
-            draft = await self._load(session, draft_id, join_findings=True)  # still generating: no findings yet
+        def body(session: Session) -> Draft:
+            draft = self._load(session, draft_id, join_findings=True)  # still generating: no findings yet
             # A draft regenerated while it was still generating stays superseded: one reviewable draft per message.
             keep = draft.status == DraftStatus.SUPERSEDED
             draft.text, draft.status, draft.model = text, (DraftStatus.SUPERSEDED if keep else status).value, model
@@ -273,23 +314,27 @@ class DraftStore:
             draft.attempts, draft.finish_reason, draft.timings = attempts, finish_reason, timings
             draft.completed_at = utcnow()
             draft.error_code, draft.error_message = error_code, error_message
-            await self._replace_findings(session, draft, findings)
-            await self._audit(session, actor="drafter", action="draft.created", entity_type="draft",
-                              entity_id=draft_id, details={"status": status.value, "model": model,
-                                                           "findings": len(findings)})
-        return draft
+            self._replace_findings(session, draft, findings)
+            append_audit(session, actor="drafter", action="draft.created", entity_type="draft",
+                         entity_id=draft_id, details={"status": status.value, "model": model,
+                                                      "findings": len(findings)})
+            return draft
+
+        return await self.run_write(body)
 
     async def fail(self, draft_id: str, *, error_code: str, error_message: str, findings: Sequence[Finding],
                    attempts: int, timings: dict[str, float]) -> None:
         """Mark the draft failed (the message stays, the draft can be regenerated)."""
-        async with self._write() as session:
-            draft = await self._load(session, draft_id, join_findings=True)
+        def body(session: Session) -> None:
+            draft = self._load(session, draft_id, join_findings=True)
             failed = DraftStatus.SUPERSEDED if draft.status == DraftStatus.SUPERSEDED else DraftStatus.FAILED
             draft.status, draft.error_code, draft.error_message = failed.value, error_code, error_message
             draft.attempts, draft.timings, draft.completed_at = attempts, timings, utcnow()
-            await self._replace_findings(session, draft, findings)
-            await self._audit(session, actor="drafter", action="draft.failed", entity_type="draft",
-                              entity_id=draft_id, details={"error_code": error_code})
+            self._replace_findings(session, draft, findings)
+            append_audit(session, actor="drafter", action="draft.failed", entity_type="draft",
+                         entity_id=draft_id, details={"error_code": error_code})
+
+        await self.run_write(body)
 
     async def mark_interrupted(self, *, created_before: datetime, error_message: str) -> int:
         """Fail drafts still 'generating' that were started before `created_before`; return how many.
@@ -299,21 +344,22 @@ class DraftStore:
         claimed (`claimed_at` set) are left alone: the job queue takes them up again once they are stale, so
         pending work resumes instead of failing.
         """
-        async with self._write() as session:
+        def body(session: Session) -> int:
             query = select(Draft).where(Draft.status == DraftStatus.GENERATING.value,
                                         Draft.created_at < created_before, Draft.claimed_at.is_(None))
-            stale = list((await session.execute(query)).scalars())
+            stale = list(session.execute(query).scalars())
             for draft in stale:
                 draft.status, draft.error_code = DraftStatus.FAILED.value, "draft_interrupted"
                 draft.error_message, draft.completed_at = error_message, utcnow()
-                await self._audit(session, actor="drafter", action="draft.interrupted", entity_type="draft",
-                                  entity_id=draft.id, details={"error_code": "draft_interrupted"})
-        return len(stale)
+                append_audit(session, actor="drafter", action="draft.interrupted", entity_type="draft",
+                             entity_id=draft.id, details={"error_code": "draft_interrupted"})
+            return len(stale)
+
+        return await self.run_write(body)
 
     async def get(self, draft_id: str) -> Draft:
         """One draft with its message, findings and review."""
-        async with self._read() as session:
-            return await self._load(session, draft_id)
+        return await self.run_read(lambda session: self._load(session, draft_id))
 
     async def inbox(self, *, statuses: Sequence[DraftStatus] = (), urgent_only: bool = False,
                     limit: int = 50, offset: int = 0) -> list[Draft]:
@@ -326,14 +372,13 @@ class DraftStore:
             query = query.where(Draft.status.in_([s.value for s in statuses]))
         if urgent_only:
             query = query.where(Draft.urgency_rank < Urgency.ROUTINE.rank)
-        async with self._read() as session:
-            return list((await session.execute(query)).scalars())
+        return await self.run_read(lambda session: list(session.execute(query).scalars()))
 
     async def review(self, draft_id: str, *, decision: str, reviewer: str, final_text: str | None,
                      reason: str | None, acknowledge_block_findings: bool) -> Draft:
         """Record a clinician's decision once; enforce the acknowledgement of block findings."""
-        async with self._write() as session:
-            draft = await self._load(session, draft_id, lock=True)
+        def body(session: Session) -> Draft:
+            draft = self._load(session, draft_id, lock=True)
             if draft.status in {DraftStatus.APPROVED, DraftStatus.REJECTED}:
                 raise ConflictError(f"Draft {draft_id} was already {draft.status}; a decision cannot be changed.")
             if not DraftStatus(draft.status).reviewable:
@@ -359,17 +404,19 @@ class DraftStore:
             )
             draft.status = DraftStatus.APPROVED.value if decision == "approve" else DraftStatus.REJECTED.value
             try:
-                await session.flush()
+                session.flush()
             except IntegrityError as exc:
                 raise ConflictError(f"Draft {draft_id} was reviewed at the same moment by someone else.") from exc
-            await self._audit(session, actor=reviewer, action=f"draft.{draft.status}", entity_type="draft",
-                              entity_id=draft_id, details={"edited": draft.review.edited})
-        return draft
+            append_audit(session, actor=reviewer, action=f"draft.{draft.status}", entity_type="draft",
+                         entity_id=draft_id, details={"edited": draft.review.edited})
+            return draft
+
+        return await self.run_write(body)
 
     async def audit_events(self) -> list[AuditEvent]:
         """The whole audit chain in order."""
-        async with self._read() as session:
-            return list((await session.execute(select(AuditEvent).order_by(AuditEvent.seq))).scalars())
+        query = select(AuditEvent).order_by(AuditEvent.seq)
+        return await self.run_read(lambda session: list(session.execute(query).scalars()))
 
     # -- pre-generation, quick feedback and FHIR links (issue 9) ------------------------------------------------
 
@@ -377,14 +424,12 @@ class DraftStore:
         """Ids of drafts waiting for a worker: queued ones, and 'generating' ones abandoned before `stale_before`."""
         query = (select(Draft.id).where(self._claimable(stale_before))
                  .order_by(Draft.urgency_rank, Draft.message_received_at).limit(limit))
-        async with self._read() as session:
-            return list((await session.execute(query)).scalars())
+        return await self.run_read(lambda session: list(session.execute(query).scalars()))
 
     async def count_queued(self) -> int:
         """How many drafts wait in the queue of record (status 'queued'): the queue-depth gauge."""
         query = select(func.count()).select_from(Draft).where(Draft.status == DraftStatus.QUEUED.value)
-        async with self._read() as session:
-            return int((await session.execute(query)).scalar_one())
+        return await self.run_read(lambda session: int(session.execute(query).scalar_one()))
 
     @staticmethod
     def _claimable(stale_before: datetime) -> Any:
@@ -394,51 +439,49 @@ class DraftStore:
 
     async def claim(self, draft_id: str, *, stale_before: datetime) -> bool:
         """Atomically move a claimable draft to 'generating' for this worker; False if another one has it."""
-        async with self._write() as session:
-            result = await session.execute(
-                update(Draft).where(Draft.id == draft_id, self._claimable(stale_before))
-                .values(status=DraftStatus.GENERATING.value, claimed_at=utcnow()))
-            return bool(getattr(result, "rowcount", 0))
+        statement = (update(Draft).where(Draft.id == draft_id, self._claimable(stale_before))
+                     .values(status=DraftStatus.GENERATING.value, claimed_at=utcnow()))
+        return await self.run_write(lambda session: bool(getattr(session.execute(statement), "rowcount", 0)))
 
     async def release(self, draft_id: str) -> None:
         """Put a claimed draft back in the queue (its worker is stopping before it finished)."""
-        async with self._write() as session:
-            await session.execute(update(Draft).where(Draft.id == draft_id,
-                                                      Draft.status == DraftStatus.GENERATING.value)
-                                  .values(status=DraftStatus.QUEUED.value, claimed_at=None))
+        statement = (update(Draft).where(Draft.id == draft_id, Draft.status == DraftStatus.GENERATING.value)
+                     .values(status=DraftStatus.QUEUED.value, claimed_at=None))
+        await self.run_write(lambda session: session.execute(statement))
 
     async def add_feedback(self, draft_id: str, *, user_id: str, user_name: str, rating: str, tags: Sequence[str],
                            comment: str | None) -> DraftFeedback:
         """Record a clinician's quick feedback on a draft (any status but superseded)."""
-        async with self._write() as session:
-            draft = await session.get(Draft, draft_id)
-            if draft is None:
+        def body(session: Session) -> DraftFeedback:
+            if session.get(Draft, draft_id) is None:
                 raise NotFoundError(f"No draft with id {draft_id}.")
             row = DraftFeedback(draft_id=draft_id, user_id=user_id, user_name=user_name, rating=rating,
                                 tags=list(tags), comment=comment, created_at=utcnow())
             session.add(row)
-            await session.flush()
-            await self._audit(session, actor=user_id, action="draft.feedback", entity_type="draft",
-                              entity_id=draft_id, details={"rating": rating, "tags": sorted(tags)})
+            session.flush()
+            append_audit(session, actor=user_id, action="draft.feedback", entity_type="draft",
+                         entity_id=draft_id, details={"rating": rating, "tags": sorted(tags)})
             return row
+
+        return await self.run_write(body)
 
     async def feedback(self, draft_id: str) -> list[DraftFeedback]:
         """All feedback on a draft, oldest first (404 for an unknown draft)."""
-        async with self._read() as session:
-            if await session.get(Draft, draft_id) is None:
+        def body(session: Session) -> list[DraftFeedback]:
+            if session.get(Draft, draft_id) is None:
                 raise NotFoundError(f"No draft with id {draft_id}.")
             query = select(DraftFeedback).where(DraftFeedback.draft_id == draft_id).order_by(DraftFeedback.created_at)
-            return list((await session.execute(query)).scalars())
+            return list(session.execute(query).scalars())
+
+        return await self.run_read(body)
 
     async def fhir_communication(self, message_id: str) -> FhirCommunication | None:
         """The Communication a message arrived as, or None (unknown id or not from FHIR)."""
-        async with self._read() as session:
-            return await session.get(FhirCommunication, message_id)
+        return await self.run_read(lambda session: session.get(FhirCommunication, message_id))
 
     async def approved_reply(self, message_id: str) -> Draft | None:
         """The approved draft answering a message, loaded with its review, or None while there is none."""
         query = (select(Draft).where(Draft.message_id == message_id, Draft.status == DraftStatus.APPROVED.value)
                  .options(selectinload(Draft.message), selectinload(Draft.findings), selectinload(Draft.review))
                  .order_by(Draft.created_at.desc()).limit(1))
-        async with self._read() as session:
-            return (await session.execute(query)).scalar_one_or_none()
+        return await self.run_read(lambda session: session.execute(query).scalar_one_or_none())

@@ -98,8 +98,7 @@ class TemplateStore:
 
     async def label(self, set_name: str, label: str) -> TemplateLabel | None:
         """The cheap per-draft lookup: one primary-key read."""
-        async with self.drafts._read() as session:
-            return await session.get(TemplateLabel, (set_name, label))
+        return await self.drafts.run_read(lambda session: session.get(TemplateLabel, (set_name, label)))
 
     async def labels(self, set_name: str) -> list[TemplateLabel]:
         async with self.drafts._read() as session:
@@ -155,10 +154,10 @@ class TemplateStore:
             await session.flush()
         except IntegrityError as exc:
             raise ConflictError(f"Another version of {set_name!r} was created at the same moment; try again.") from exc
-        await self.drafts._audit(session, actor=author, action="template.version_created",
-                                 entity_type="template_version", entity_id=row.id,
-                                 details={"set": set_name, "version": row.version, "based_on": based_on,
-                                          "checksum": row.checksum, "files": len(files)})
+        await self.drafts.append_event(session, actor=author, action="template.version_created",
+                                       entity_type="template_version", entity_id=row.id,
+                                       details={"set": set_name, "version": row.version, "based_on": based_on,
+                                                "checksum": row.checksum, "files": len(files)})
         return row
 
     async def record(self, version_id: str, *, validation: dict[str, Any] | None = None,
@@ -172,11 +171,11 @@ class TemplateStore:
                 row.validation = validation
             if gate is not None:
                 row.gate = gate
-                await self.drafts._audit(session, actor=actor or "system", action="template.gate_run",
-                                         entity_type="template_version", entity_id=row.id,
-                                         details={"set": row.set_name, "version": row.version,
-                                                  "passed": bool(gate.get("passed")),
-                                                  "status": gate.get("status")})
+                await self.drafts.append_event(session, actor=actor or "system", action="template.gate_run",
+                                               entity_type="template_version", entity_id=row.id,
+                                               details={"set": row.set_name, "version": row.version,
+                                                        "passed": bool(gate.get("passed")),
+                                                        "status": gate.get("status")})
             return row
 
     async def move_label(self, set_name: str, label: str, version: int, *, actor: str, action: str,
@@ -212,10 +211,11 @@ class TemplateStore:
         session.add(TemplateLabelMove(set_name=set_name, label=label, from_version=previous, to_version=version,
                                       action=action, actor=actor, reason=reason, at=now))
         await session.flush()
-        await self.drafts._audit(session, actor=actor, action=f"template.{action}", entity_type="template_version",
-                                 entity_id=target.id,
-                                 details={"set": set_name, "label": label, "from_version": previous,
-                                          "to_version": version, **({"reason": reason} if reason else {}), **details})
+        await self.drafts.append_event(session, actor=actor, action=f"template.{action}",
+                                       entity_type="template_version", entity_id=target.id,
+                                       details={"set": set_name, "label": label, "from_version": previous,
+                                                "to_version": version, **({"reason": reason} if reason else {}),
+                                                **details})
         return current
 
     async def seed(self, set_name: str, files: Mapping[str, str], *, origin: str) -> TemplateVersion | None:

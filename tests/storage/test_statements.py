@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from drafter.domain import DraftStatus
 from drafter.identity import Role
 from drafter.services import Services, open_services
 from drafter.settings import Settings
 from drafter.storage.accounts import AccountStore
+from drafter.storage.engine import create_engine, sqlite_twin
+from drafter.storage.migrate import upgrade
+from drafter.storage.repository import DraftStore
 from tests.conftest import GOOD_REPLY, FakeLLM
 from tests.storage.support import BLOCK, INFO, WARN, accept, complete, request
 
@@ -30,18 +33,22 @@ COMPLETE = {"sqlite": 4, "postgresql": 5}
 
 
 @contextmanager
-def counting(engine: AsyncEngine) -> Iterator[list[str]]:
-    """Every SQL statement the engine sends while the block runs (executemany counts once)."""
+def counting(store: DraftStore) -> Iterator[list[str]]:
+    """Every SQL statement the store sends while the block runs (executemany counts once), through the async
+    engine or, on SQLite, its synchronous twin."""
     statements: list[str] = []
+    engines = [store.engine.sync_engine, *([store.twin] if store.twin is not None else [])]
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         statements.append(" ".join(statement.split())[:80])
 
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 @pytest.fixture
@@ -54,14 +61,14 @@ async def services(database_url: str, fake_llm: FakeLLM) -> AsyncIterator[Servic
 @pytest.mark.parametrize("findings", [(), (INFO,), (BLOCK, WARN, INFO)], ids=["none", "one", "three"])
 async def test_accept_and_complete_statement_counts(services: Services, findings: tuple[Any, ...]) -> None:
     store, dialect = services.store, services.store.engine.dialect.name
-    with counting(store.engine) as accepted:
+    with counting(store) as accepted:
         _, draft_id = await accept(store)
-    with counting(store.engine) as completed:
+    with counting(store) as completed:
         draft = await complete(store, draft_id, findings=findings)
     assert len(accepted) == ACCEPT[dialect], accepted
     assert len(completed) == COMPLETE[dialect] + (1 if findings else 0), completed
     # The returned draft is whole without another query: the response is built from it after the session closed.
-    with counting(store.engine) as after:
+    with counting(store) as after:
         assert draft.message.text == request().message.text
         assert [f.check for f in draft.findings] == [f.check for f in findings]
         assert draft.review is None
@@ -78,7 +85,7 @@ async def test_one_draft_through_the_pipeline(services: Services, fake_llm: Fake
     store, dialect = services.store, services.store.engine.dialect.name
     fake_llm.enqueue(GOOD_REPLY, reply)
     await services.pipeline.draft(request("My knee hurts."))  # the first draft loads the production template set
-    with counting(store.engine) as statements:
+    with counting(store) as statements:
         draft = await services.pipeline.draft(request("I have had a headache for three days."))
     assert bool(draft.findings) is flagged
     # Every draft reads the production label (one primary-key read), so a publish or rollback reaches every worker.
@@ -88,7 +95,50 @@ async def test_one_draft_through_the_pipeline(services: Services, fake_llm: Fake
 async def test_a_token_check_is_one_statement(services: Services) -> None:
     accounts = AccountStore(services.store)
     user, token = await accounts.create_user("Dr. Count", Role.CLINICIAN, actor="tests")
-    with counting(services.store.engine) as statements:
+    with counting(services.store) as statements:
         principal = await accounts.authenticate(token)
     assert (principal.name, principal.role, principal.user_id) == ("Dr. Count", Role.CLINICIAN, user.id)
     assert len(statements) == 1, statements  # every request pays for it
+
+
+async def test_on_sqlite_a_draft_and_a_token_check_go_through_the_synchronous_twin(services: Services,
+                                                                                  fake_llm: FakeLLM) -> None:
+    store = services.store
+    if store.twin is None:
+        assert store.engine.dialect.name == "postgresql"  # asyncpg: no thread hops to save
+        return
+    accounts = AccountStore(store)
+    _, token = await accounts.create_user("Dr. Twin", Role.CLINICIAN, actor="tests")
+    fake_llm.enqueue(GOOD_REPLY, GOOD_REPLY)
+    await services.pipeline.draft(request("My knee hurts."))  # loads the production template set
+    aiosqlite: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        aiosqlite.append(statement)
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        with counting(store) as statements:
+            await accounts.authenticate(token)
+            draft = await services.pipeline.draft(request("I have had a headache for three days."))
+            await store.get(draft.id)
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", record)
+    # One hop to a worker thread per transaction instead of three to four per statement through aiosqlite.
+    assert statements and aiosqlite == []
+
+
+async def test_the_twin_is_disposed_with_the_engine(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path}/twin.db")
+    await upgrade(engine)
+    store = DraftStore(engine)
+    assert store.twin is not None
+    await accept(store)
+    assert store.twin.pool.checkedin() == 1  # type: ignore[attr-defined]
+    await engine.dispose()
+    assert store.twin.pool.checkedin() == 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_database_has_no_twin(url: str) -> None:
+    assert sqlite_twin(create_engine(url)) is None  # a second connection would open a second, empty database
