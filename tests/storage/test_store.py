@@ -72,6 +72,17 @@ async def test_complete_stores_the_draft_and_returns_it_loaded(store: DraftStore
     _check_completed(await store.get(draft_id), draft_id)  # and what a later read finds
 
 
+async def test_a_draft_completed_twice_keeps_only_the_second_findings(store: DraftStore) -> None:
+    # Two workers finishing the same stale claim: the later write wins whole, findings are not doubled.
+    _, draft_id = await accept(store)
+    await complete(store, draft_id, status=DraftStatus.NEEDS_CLINICIAN, findings=[WARN, BLOCK, INFO])
+    returned = await complete(store, draft_id, text="Second text.", findings=[INFO])
+
+    for draft in (returned, await store.get(draft_id)):
+        assert (draft.text, draft.status) == ("Second text.", DraftStatus.PENDING_REVIEW)
+        assert [(f.position, f.check) for f in draft.findings] == [(0, "tone")]
+
+
 async def test_fail_marks_the_draft_failed_and_keeps_the_message(store: DraftStore) -> None:
     message_id, draft_id = await accept(store)
     await fail(store, draft_id)
