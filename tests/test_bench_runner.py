@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bench.__main__ import discover, run, table
+from bench._spy import GUARDRAILS, MODEL, STORE, part_of, shares
 from bench.report import Row, percentile, spread
 
 
@@ -21,7 +22,7 @@ def _module(name: str, main: Any) -> ModuleType:
 def test_discovers_bench_modules_with_main_and_skips_helpers() -> None:
     found = discover()
     assert {"guardrails", "local_model", "overhead"} <= set(found)
-    assert not {"report", "_profile", "__main__"} & set(found)
+    assert not {"report", "_profile", "_spy", "__main__"} & set(found)
     assert all(callable(m.main) for m in found.values())
 
 
@@ -72,3 +73,34 @@ def test_percentile(values: list[float], q: float, expected: float) -> None:
 ])
 def test_spread(values: list[float], expected: str) -> None:
     assert spread(values) == expected
+
+
+_MAIN = "thread (1): MainThread;<module> (drafter:10);Runner.run (asyncio/runners.py:118)"
+_POOL = "thread (2): asyncio_0;Thread._bootstrap (threading.py:1002);_worker (concurrent/futures/thread.py:83)"
+
+
+@pytest.mark.parametrize(("stack", "part"), [
+    (f"{_MAIN};create_draft (drafter/api/routes/drafts.py:80);Pipeline.finish (drafter/pipeline.py:230)", GUARDRAILS),
+    (f"{_POOL};DraftStore._in_twin (drafter/storage/repository.py:162);Session.execute (sqlalchemy/orm/session.py:1)",
+     STORE),
+    (f"{_MAIN};Pipeline.draft (drafter/pipeline.py:1);AsyncCompletions.create (openai/resources/chat.py:1)", MODEL),
+    # cut short by py-spy: placed by its files
+    ("thread (1): MainThread;Pattern.finditer (guardrails/checks/_prefilter.py:728)", GUARDRAILS),
+    ("thread (1): MainThread;SocketStream.send (httpcore/_backends/anyio.py:1)", MODEL),
+    (f"{_MAIN};solve_dependencies (fastapi/dependencies/utils.py:1)",
+     "FastAPI: dependencies, validation, serialisation"),
+    ("thread (1): MainThread;_caller (typing_extensions.py:166)", "other"),
+    # waiting, not working
+    ("thread (2): asyncio_0;Thread._bootstrap (threading.py:1002);_worker (concurrent/futures/thread.py:81)", None),
+    (_MAIN, None),
+])
+def test_spy_places_each_sampled_stack(stack: str, part: str | None) -> None:
+    assert part_of(stack) == part
+
+
+def test_spy_shares_count_busy_samples_only() -> None:
+    raw = (f"{_MAIN} 7\n{_MAIN};Pipeline.render (drafter/pipeline.py:1) 3\n"
+           f"{_MAIN};solve_dependencies (fastapi/x.py:1) 1\n")
+    counts, busy = shares(raw)
+    assert busy == 4
+    assert counts == {"prompt rendering and variables": 3, "FastAPI: dependencies, validation, serialisation": 1}
