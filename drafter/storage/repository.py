@@ -31,6 +31,7 @@ from drafter.storage.models import (
     new_id,
     utcnow,
 )
+from drafter.storage.serial import SerialWriter
 from guardrails import Finding, Severity, Urgency
 
 _AUDIT_LOCK_KEY = 0x64726166  # "draf": PostgreSQL advisory lock serialising the audit chain
@@ -127,8 +128,9 @@ def append_audit(session: Session, *, actor: str, action: str, entity_type: str,
 class DraftStore:
     """Repository over an async engine; one short transaction per operation.
 
-    Each operation is a synchronous body run in one transaction by `run_write` or `run_read`: on SQLite in one
-    hop to a worker thread on a synchronous twin of the engine, elsewhere through the async driver (`run_sync`).
+    Each operation is a synchronous body run in one transaction by `run_write` or `run_read`: on SQLite in a
+    worker thread on a synchronous twin of the engine (one hop per read; writes back to back in one thread while
+    any wait, `SerialWriter`), elsewhere through the async driver (`run_sync`).
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -141,6 +143,10 @@ class DraftStore:
         # so within a process they queue here, before a pooled connection is checked out. Without it, under load
         # every pooled connection sat blocked on the advisory lock and reads (token checks, GETs) found none free.
         self._write_lock = asyncio.Lock()
+        # SQLite: a burst's writes run back to back in one thread instead of one loop turn and hop each; under a
+        # burst of 64 drafts the median wait to write halved (README "At scale").
+        self._serial = (SerialWriter[Session](lambda body: self._in_twin(body, write=True), self._write_lock)
+                        if self.twin is not None else None)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
@@ -163,14 +169,11 @@ class DraftStore:
 
     async def run_write(self, body: Callable[[Session], T]) -> T:
         """`body(session)` in one write transaction: committed when it returns, rolled back when it raises."""
-        if self.twin is None:
+        if self._serial is None:
             async with self._write() as session:
                 return await session.run_sync(body)
         with _storage_errors(_WRITE_UNAVAILABLE):
-            async with self._write_lock:
-                # A cancelled caller does not stop the thread: the transaction still commits or rolls back whole,
-                # and a writer that starts meanwhile waits for it on SQLite's busy timeout.
-                return await asyncio.to_thread(self._in_twin, body, write=True)
+            return await self._serial.submit(body)
 
     async def run_read(self, body: Callable[[Session], T]) -> T:
         """`body(session)` in one read-only session."""

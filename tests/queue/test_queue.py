@@ -137,6 +137,7 @@ async def test_a_duplicate_enqueue_is_one_job_and_the_draft_is_written_once(queu
         assert await jobs.depth() == 1
         async with running_worker(queue_settings, services):
             assert await wait_all(services.store, [draft_id]) == ["pending_review"]
+            await wait_jobs_done(jobs, [draft_id])  # the draft is stored a moment before its job is done
             assert await jobs.put(draft_id) is True  # the job is gone once done; a late one is skipped at claim
             await wait_jobs_done(jobs, [draft_id])
     assert len(llm.requests) == 1
