@@ -54,13 +54,16 @@ class SerialWriter(Generic[S]):
                 async with self._lock:
                     await asyncio.to_thread(self._drain)
         except BaseException as exc:  # cancelled, or the thread pool is gone (shutdown): nobody may wait forever
+            cancelled = isinstance(exc, asyncio.CancelledError)
             while self._pending:
                 future = self._pending.popleft()[1]
-                if isinstance(exc, asyncio.CancelledError):
+                if cancelled:
                     future.cancel()
                 else:
                     _settle(future, None, exc)
-            raise
+            if cancelled:
+                raise
+            # Any other error now belongs to the callers that were waiting; the task itself ends quietly.
         finally:
             if self._drainer is asyncio.current_task():
                 self._drainer = None

@@ -105,3 +105,15 @@ async def test_writes_wait_for_a_holder_of_the_shared_lock() -> None:
         await asyncio.sleep(0.05)
         assert recorder.order == [] and not pending.done()
     assert await pending == 10
+
+
+async def test_when_the_thread_pool_is_gone_every_waiting_caller_hears_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def no_pool(*_: Any) -> None:
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+    recorder = Recorder()
+    writer = SerialWriter[str](recorder, asyncio.Lock())
+    monkeypatch.setattr(asyncio, "to_thread", no_pool)
+    results = await asyncio.gather(*(writer.submit(write(recorder, i)) for i in range(3)), return_exceptions=True)
+    assert [str(r) for r in results] == ["cannot schedule new futures after shutdown"] * 3
+    assert recorder.order == []
