@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -11,7 +13,7 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 S = TypeVar("S")
 
-_PER_HOP = 64  # writes per hop to the thread before the lock is offered to others (writing() sessions)
+PER_HOP = 64  # writes per hop to the thread before the lock is offered to others (writing() sessions)
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -30,29 +32,41 @@ class SerialWriter(Generic[S]):
     other ready request, to take the lock and hop after the one before it had finished; here the thread goes on
     to the next waiting write itself. `lock` is held around each hop, so async-engine writers (`writing()`)
     still take turns with these. A caller cancelled before its write started skips it; once started, the
-    transaction commits or rolls back whole, as before.
+    transaction commits or rolls back whole, as before. Each body runs in its caller's context (request id).
     """
 
     def __init__(self, run: Callable[[Callable[[S], Any]], Any], lock: asyncio.Lock) -> None:
         self._run, self._lock = run, lock
-        self._pending: deque[tuple[Callable[[S], Any], asyncio.Future[Any]]] = deque()
+        self._pending: deque[tuple[Callable[[S], Any], asyncio.Future[Any], contextvars.Context]] = deque()
         self._drainer: asyncio.Task[None] | None = None
 
     async def submit(self, body: Callable[[S], T]) -> T:
         """`run(body)` in the writer thread, after the writes submitted before it; its result or its exception."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._pending.append((body, future))
+        self._pending.append((body, future, contextvars.copy_context()))
         drainer = self._drainer
-        if drainer is None or drainer.done() or drainer.get_loop() is not loop:  # (a loop that closed mid-drain)
+        # A store serves one event loop at a time; a drainer left behind by a loop that closed mid-drain is replaced
+        # rather than waited for.
+        if drainer is None or drainer.done() or drainer.get_loop() is not loop:
             self._drainer = loop.create_task(self._drain_all())
         return await future
 
     async def _drain_all(self) -> None:
+        stop = threading.Event()
         try:
             while self._pending:
                 async with self._lock:
-                    await asyncio.to_thread(self._drain)
+                    hop = asyncio.ensure_future(asyncio.to_thread(self._drain, stop))
+                    try:
+                        await asyncio.shield(hop)
+                    except asyncio.CancelledError:
+                        # The thread finishes the write it is in and takes no more; the lock is held until then,
+                        # so no other writer (or a second drainer) starts beside it.
+                        stop.set()
+                        with contextlib.suppress(BaseException):
+                            await hop
+                        raise
         except BaseException as exc:  # cancelled, or the thread pool is gone (shutdown): nobody may wait forever
             cancelled = isinstance(exc, asyncio.CancelledError)
             while self._pending:
@@ -68,16 +82,18 @@ class SerialWriter(Generic[S]):
             if self._drainer is asyncio.current_task():
                 self._drainer = None
 
-    def _drain(self) -> None:
-        for _ in range(_PER_HOP):
+    def _drain(self, stop: threading.Event) -> None:
+        for _ in range(PER_HOP):
+            if stop.is_set():
+                return
             try:
-                body, future = self._pending.popleft()
+                body, future, context = self._pending.popleft()
             except IndexError:
                 return
             if future.cancelled():
                 continue
             try:
-                result, error = self._run(body), None
+                result, error = context.run(self._run, body), None
             except BaseException as exc:
                 result, error = None, exc
             with contextlib.suppress(RuntimeError):  # its loop closed while this write ran

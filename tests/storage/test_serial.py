@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from drafter.storage.serial import SerialWriter
+from drafter.storage.serial import PER_HOP, SerialWriter
 
 pytestmark = pytest.mark.anyio
 
@@ -117,3 +118,52 @@ async def test_when_the_thread_pool_is_gone_every_waiting_caller_hears_it(monkey
     results = await asyncio.gather(*(writer.submit(write(recorder, i)) for i in range(3)), return_exceptions=True)
     assert [str(r) for r in results] == ["cannot schedule new futures after shutdown"] * 3
     assert recorder.order == []
+
+
+async def test_the_lock_is_offered_to_other_writers_between_hops() -> None:
+    recorder, lock = Recorder(), asyncio.Lock()
+    writer = SerialWriter[str](recorder, lock)
+    burst = [asyncio.ensure_future(writer.submit(write(recorder, i, seconds=0.001))) for i in range(PER_HOP + 20)]
+    await asyncio.sleep(0.01)  # the first hop is running
+
+    async def other_writer() -> None:  # e.g. a writing() session on the async engine
+        async with lock:
+            recorder.order.append(-1)
+
+    await asyncio.gather(other_writer(), *burst)
+    assert recorder.order.index(-1) == PER_HOP  # right after the first hop, not after the whole burst
+
+
+async def test_a_cancelled_drainer_lets_the_running_write_finish_and_starts_nothing_beside_it() -> None:
+    recorder = Recorder()
+    writer = SerialWriter[str](recorder, asyncio.Lock())
+    running = asyncio.ensure_future(writer.submit(write(recorder, 1, seconds=0.1)))
+    waiting = [asyncio.ensure_future(writer.submit(write(recorder, i))) for i in (2, 3)]
+    await asyncio.sleep(0.03)
+    drainer = writer._drainer
+    assert drainer is not None
+    drainer.cancel()  # as asyncio.run does to leftover tasks when its loop ends
+    late = asyncio.ensure_future(writer.submit(write(recorder, 4)))  # while it winds down
+    assert await running == 10  # the write in progress commits whole and its caller hears so
+    await asyncio.wait([*waiting, late])
+    assert all(task.cancelled() for task in [*waiting, late])  # none started, none will
+    assert drainer.cancelled()
+    assert await writer.submit(write(recorder, 5)) == 50  # a new drainer afterwards
+    assert recorder.order == [1, 5] and recorder.most_active == 1
+
+
+async def test_each_write_runs_in_its_callers_context() -> None:
+    seen: list[str] = []
+    caller: contextvars.ContextVar[str] = contextvars.ContextVar("caller")
+
+    def body(_: str) -> None:
+        seen.append(caller.get())
+
+    writer = SerialWriter[str](lambda b: b("session"), asyncio.Lock())
+
+    async def submit_as(name: str) -> None:
+        caller.set(name)
+        await writer.submit(body)
+
+    await asyncio.gather(*(submit_as(f"request-{i}") for i in range(3)))
+    assert seen == ["request-0", "request-1", "request-2"]
