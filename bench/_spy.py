@@ -23,9 +23,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import httpx
-
-from bench.overhead import PIDS, TOKENS, cpu_seconds, fake_server, patient_messages, service
+from bench.overhead import PIDS, cpu_seconds, fake_server, patient_messages, run_service, service
 
 PY_SPY = Path(sys.executable).parent / "py-spy"
 # First match over the whole stack wins; the order puts the most specific parts first.
@@ -69,39 +67,34 @@ def shares(raw: str) -> tuple[collections.Counter[str], int]:
     return counts, sum(counts.values())
 
 
-async def _drafts(base: str, n: int) -> None:
-    messages = patient_messages()
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {TOKENS[base]}"},
-                                 timeout=30) as client:
-        for i in range(n):
-            response = await client.post("/v1/drafts", json={"message": {"text": messages[i % len(messages)]}})
-            response.raise_for_status()
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Sample the server over the drafts and print the shares."""
     parser = argparse.ArgumentParser(prog="python -m bench._spy", description=__doc__.split("\n\n")[0])
     parser.add_argument("--drafts", type=int, default=1000)
     parser.add_argument("--rate", type=int, default=500, help="py-spy samples per second")
     args = parser.parse_args(argv)
-    if not PY_SPY.exists() and shutil.which("py-spy") is None:
+    py_spy = str(PY_SPY) if PY_SPY.exists() else shutil.which("py-spy")
+    if py_spy is None:
         sys.exit("bench._spy needs py-spy (a dev dependency): run ./scripts/bootstrap")
+    messages = patient_messages()
     with tempfile.TemporaryDirectory() as tmp, fake_server(0) as llm_url, service(llm_url, None, Path(tmp)) as base:
         pid = PIDS[base]
-        asyncio.run(_drafts(base, 30))  # warm-up: first-use imports and caches
+        asyncio.run(run_service(base, messages, 30, 1))  # warm-up: first-use imports and caches
         out = Path(tmp) / "spy.txt"
-        spy = subprocess.Popen([str(PY_SPY if PY_SPY.exists() else "py-spy"), "record", "--pid", str(pid),
+        spy = subprocess.Popen([py_spy, "record", "--pid", str(pid),
                                 "--rate", str(args.rate), "--format", "raw", "--output", str(out), "--threads",
                                 "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(1.5)  # py-spy attaches
-        cpu0, wall0 = cpu_seconds(pid), time.perf_counter()
-        asyncio.run(_drafts(base, args.drafts))
-        cpu, wall = cpu_seconds(pid) - cpu0, time.perf_counter() - wall0
+        cpu0 = cpu_seconds(pid)
+        block = asyncio.run(run_service(base, messages, args.drafts, 1))
+        cpu, wall = cpu_seconds(pid) - cpu0, block.wall_s
         spy.send_signal(signal.SIGINT)
         _, err = spy.communicate(timeout=60)
         if not out.exists():
             sys.exit(f"py-spy wrote nothing (it needs ptrace permission):\n{err.decode(errors='replace')[-1000:]}")
         counts, busy = shares(out.read_text())
+    if block.errors:
+        sys.exit(f"bench._spy: {block.errors} of {args.drafts} drafts failed")
     print(f"{args.drafts} drafts one at a time, fake model 0 ms: {wall / args.drafts * 1000:.2f} ms per draft, "
           f"server CPU {cpu / args.drafts * 1000:.2f} ms per draft; {busy} busy samples at {args.rate}/s")
     for name, n in counts.most_common():

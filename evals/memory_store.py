@@ -58,7 +58,7 @@ class MemoryDraftStore(DraftStore):
         draft.prompt_tokens, draft.completion_tokens, draft.attempts = prompt_tokens, completion_tokens, attempts
         draft.finish_reason, draft.timings, draft.completed_at = finish_reason, timings, utcnow()
         draft.error_code, draft.error_message = error_code, error_message
-        draft.findings = _finding_rows(findings)
+        draft.findings = _finding_rows(draft_id, findings)
         return draft
 
     async def fail(self, draft_id: str, *, error_code: str, error_message: str, findings: Sequence[Finding],
@@ -67,7 +67,7 @@ class MemoryDraftStore(DraftStore):
         draft = await self.get(draft_id)
         draft.status, draft.error_code, draft.error_message = DraftStatus.FAILED.value, error_code, error_message
         draft.attempts, draft.timings, draft.completed_at = attempts, timings, utcnow()
-        draft.findings = _finding_rows(findings)
+        draft.findings = _finding_rows(draft_id, findings)
 
     async def get(self, draft_id: str) -> Draft:
         """One kept draft."""

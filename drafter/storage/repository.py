@@ -88,17 +88,22 @@ def _storage_errors(message: str) -> Iterator[None]:
 
 _TABLES = AuditEvent.metadata.tables  # the mapped tables, for Core statements on hot paths
 _AUDIT_TABLE = _TABLES[AuditEvent.__tablename__]
-_FINDING_COLUMNS = ("position", "check", "code", "severity", "target", "message", "span_start", "span_end",
-                    "suggestion")
+_FINDING_TABLE = _TABLES[FindingRow.__tablename__]
 
 
-def _finding_rows(findings: Sequence[Finding]) -> list[FindingRow]:
+def _finding_values(draft_id: str, findings: Sequence[Finding]) -> list[dict[str, Any]]:
+    """The findings table's rows for a draft's findings, in order, as plain values for a Core executemany."""
     return [
-        FindingRow(position=i, check=f.check, code=f.code, severity=f.severity.value, target=f.target,
-                   message=f.message, span_start=f.span[0] if f.span else None,
-                   span_end=f.span[1] if f.span else None, suggestion=f.suggestion)
+        {"draft_id": draft_id, "position": i, "check": f.check, "code": f.code, "severity": f.severity.value,
+         "target": f.target, "message": f.message, "span_start": f.span[0] if f.span else None,
+         "span_end": f.span[1] if f.span else None, "suggestion": f.suggestion}
         for i, f in enumerate(findings)
     ]
+
+
+def _finding_rows(draft_id: str, findings: Sequence[Finding]) -> list[FindingRow]:
+    """The same rows as ORM objects, for a draft's loaded `findings`."""
+    return [FindingRow(**row) for row in _finding_values(draft_id, findings)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,17 +296,14 @@ class DraftStore:
         if draft.findings:  # only a draft stored a second time has any; the unit of work deletes them
             draft.findings = []
             session.flush()
-        rows = _finding_rows(findings)
-        if rows:
+        values = _finding_values(draft.id, findings)
+        if values:
             # The ORM (flush or ORM bulk insert) writes these one statement per row on SQLite, since it wants each
             # generated id back and SQLite cannot return them in order; nothing reads those ids, so a Core
             # executemany writes them all in one round trip.
-            session.execute(insert(_TABLES[FindingRow.__tablename__]), [
-                {"draft_id": draft.id, **{c: getattr(r, c) for c in _FINDING_COLUMNS}} for r in rows])
-        for row in rows:
-            row.draft_id = draft.id
+            session.execute(insert(_FINDING_TABLE), values)
         # The rows just written, as the loaded collection (no history: the flush does not insert them again).
-        set_committed_value(draft, "findings", rows)
+        set_committed_value(draft, "findings", [FindingRow(**row) for row in values])
 
     async def complete(self, draft_id: str, *, text: str, status: DraftStatus, findings: Sequence[Finding],
                        model: str, prompt_tokens: int, completion_tokens: int, attempts: int,
@@ -312,14 +314,14 @@ class DraftStore:
         `error_code`/`error_message` record a model failure behind a template-only fallback draft. A draft marked
         interrupted by a startup sweep that finishes after all is stored normally (the mark was a false alarm).
         """
-        drafts, finding_rows = _TABLES[Draft.__tablename__], _TABLES[FindingRow.__tablename__]
+        drafts = _TABLES[Draft.__tablename__]
         # A draft regenerated while it was still generating stays superseded: one reviewable draft per message.
         stored_status = case((drafts.c.status == DraftStatus.SUPERSEDED.value, DraftStatus.SUPERSEDED.value),
                              else_=status.value)
         values = {"text": text, "status": stored_status, "model": model, "prompt_tokens": prompt_tokens,
                   "completion_tokens": completion_tokens, "attempts": attempts, "finish_reason": finish_reason,
                   "timings": timings, "error_code": error_code, "error_message": error_message}
-        rows = [{"draft_id": draft_id, **{c: getattr(r, c) for c in _FINDING_COLUMNS}} for r in _finding_rows(findings)]
+        rows = _finding_values(draft_id, findings)
 
         def body(session: Session) -> None:
             # Core statements only: writes are serialised (one writer, one audit chain), so under a burst every
@@ -331,9 +333,9 @@ class DraftStore:
             if not getattr(updated, "rowcount", 0):
                 raise NotFoundError(f"No draft with id {draft_id}.")
             # Only a draft written twice (a stale claim finished by two workers) has findings already.
-            session.execute(delete(finding_rows).where(finding_rows.c.draft_id == draft_id))
+            session.execute(delete(_FINDING_TABLE).where(_FINDING_TABLE.c.draft_id == draft_id))
             if rows:
-                session.execute(insert(finding_rows), rows)  # one executemany for all of them
+                session.execute(insert(_FINDING_TABLE), rows)  # one executemany for all of them
             append_audit(session, actor="drafter", action="draft.created", entity_type="draft",
                          entity_id=draft_id, details={"status": status.value, "model": model,
                                                       "findings": len(findings)})
