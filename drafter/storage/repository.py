@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from rapidfuzz.distance import Levenshtein
-from sqlalchemy import case, delete, func, insert, or_, select, text, update
+from sqlalchemy import Row, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
+from sqlalchemy.orm import Session, joinedload, make_transient_to_detached, selectinload, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from drafter.domain import DraftRequest, DraftStatus
@@ -104,6 +104,32 @@ def _finding_values(draft_id: str, findings: Sequence[Finding]) -> list[dict[str
 def _finding_rows(draft_id: str, findings: Sequence[Finding]) -> list[FindingRow]:
     """The same rows as ORM objects, for a draft's loaded `findings`."""
     return [FindingRow(**row) for row in _finding_values(draft_id, findings)]
+
+
+# A clinician's decision is final: a late worker's result (a stale claim drafted twice) never overwrites it.
+_REVIEWED = (DraftStatus.APPROVED.value, DraftStatus.REJECTED.value)
+
+
+def _refuse_reviewed(session: Session, draft_id: str) -> NoReturn:
+    """NotFoundError for a missing draft, ConflictError for a reviewed one (the caller's write is not stored)."""
+    drafts = _TABLES[Draft.__tablename__]
+    found = session.execute(select(drafts.c.status).where(drafts.c.id == draft_id)).scalar_one_or_none()
+    if found is None:
+        raise NotFoundError(f"No draft with id {draft_id}.")
+    raise ConflictError(f"Draft {draft_id} was {found} by a clinician while it was being drafted again; the later "
+                        "result is not stored.", details={"draft_id": draft_id, "status": found})
+
+
+def _loaded_draft(draft: Row[Any], message: Row[Any], findings: list[FindingRow]) -> Draft:
+    """A detached Draft, as a query would have loaded it, from rows the write returned: message and findings
+    loaded, no review (a draft under review is never written, see _REVIEWED)."""
+    loaded, parent = Draft(**draft._mapping), Message(**message._mapping)
+    make_transient_to_detached(loaded)  # attributes as loaded from the database, not changes to flush
+    make_transient_to_detached(parent)
+    set_committed_value(loaded, "message", parent)
+    set_committed_value(loaded, "findings", findings)
+    set_committed_value(loaded, "review", None)
+    return loaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,8 +339,9 @@ class DraftStore:
 
         `error_code`/`error_message` record a model failure behind a template-only fallback draft. A draft marked
         interrupted by a startup sweep that finishes after all is stored normally (the mark was a false alarm).
+        A draft a clinician reviewed meanwhile (a stale claim drafted again) is left as reviewed: ConflictError.
         """
-        drafts = _TABLES[Draft.__tablename__]
+        drafts, messages = _TABLES[Draft.__tablename__], _TABLES[Message.__tablename__]
         # A draft regenerated while it was still generating stays superseded: one reviewable draft per message.
         stored_status = case((drafts.c.status == DraftStatus.SUPERSEDED.value, DraftStatus.SUPERSEDED.value),
                              else_=status.value)
@@ -323,15 +350,17 @@ class DraftStore:
                   "timings": timings, "error_code": error_code, "error_message": error_message}
         rows = _finding_values(draft_id, findings)
 
-        def body(session: Session) -> None:
+        def body(session: Session) -> tuple[Row[Any], Row[Any]]:
             # Core statements only: writes are serialised (one writer, one audit chain), so under a burst every
             # draft waits for the ones before it. Loading the draft through the ORM inside the transaction made
             # that serialised part twice as long (CPU per complete transaction 2.5-3.2 -> 1.3-1.6 ms, side by side).
+            # RETURNING hands back the row as stored (its status after the CASE), and the message is one primary-key
+            # SELECT: the response needs no read transaction after this one (README "At scale").
             # completed_at when it is written, not before the write waited its turn
-            updated = session.execute(update(drafts).where(drafts.c.id == draft_id)
-                                      .values({**values, "completed_at": utcnow()}))
-            if not getattr(updated, "rowcount", 0):
-                raise NotFoundError(f"No draft with id {draft_id}.")
+            draft = session.execute(update(drafts).where(drafts.c.id == draft_id, drafts.c.status.not_in(_REVIEWED))
+                                    .values({**values, "completed_at": utcnow()}).returning(*drafts.c)).one_or_none()
+            if draft is None:
+                _refuse_reviewed(session, draft_id)
             # Only a draft written twice (a stale claim finished by two workers) has findings already.
             session.execute(delete(_FINDING_TABLE).where(_FINDING_TABLE.c.draft_id == draft_id))
             if rows:
@@ -339,18 +368,19 @@ class DraftStore:
             append_audit(session, actor="drafter", action="draft.created", entity_type="draft",
                          entity_id=draft_id, details={"status": status.value, "model": model,
                                                       "findings": len(findings)})
+            assert draft is not None
+            return draft, session.execute(select(*messages.c).where(messages.c.id == draft.message_id)).one()
 
-        await self.run_write(body)
-        # Read back after the commit, outside the write lock (readers run side by side): what the response shows.
-        # Should this read fail, the draft is stored all the same and the caller hears of an error, as when the
-        # database goes away between accept and complete: the inbox shows the draft, a retry drafts the message anew.
-        return await self.run_read(lambda session: self._load(session, draft_id, join_findings=True))
+        draft, message = await self.run_write(body)
+        return _loaded_draft(draft, message, _finding_rows(draft_id, findings))
 
     async def fail(self, draft_id: str, *, error_code: str, error_message: str, findings: Sequence[Finding],
                    attempts: int, timings: dict[str, float]) -> None:
         """Mark the draft failed (the message stays, the draft can be regenerated)."""
         def body(session: Session) -> None:
             draft = self._load(session, draft_id, join_findings=True)
+            if draft.status in _REVIEWED:
+                _refuse_reviewed(session, draft_id)
             failed = DraftStatus.SUPERSEDED if draft.status == DraftStatus.SUPERSEDED else DraftStatus.FAILED
             draft.status, draft.error_code, draft.error_message = failed.value, error_code, error_message
             draft.attempts, draft.timings, draft.completed_at = attempts, timings, utcnow()

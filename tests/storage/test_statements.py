@@ -25,9 +25,9 @@ pytestmark = pytest.mark.anyio
 
 # Statements per transaction, not counting BEGIN/COMMIT (which SQLAlchemy issues through the driver, not as SQL).
 # accept:   INSERT message, INSERT draft, SELECT last audit hash, INSERT audit event
-# complete: UPDATE draft, DELETE its findings, SELECT last audit hash, INSERT audit event, and one INSERT for all
-#           findings when there are any; then, after the commit and outside the write lock, one SELECT of the draft
-#           with its message, review and findings (joined) for the response
+# complete: UPDATE draft RETURNING the row, DELETE its findings, SELECT last audit hash, INSERT audit event, SELECT
+#           its message (primary key), and one INSERT for all findings when there are any: the response is built
+#           from those rows, with no read transaction after the commit
 # PostgreSQL adds one advisory-lock SELECT per write transaction (it serialises the audit chain).
 ACCEPT = {"sqlite": 4, "postgresql": 5}
 COMPLETE = {"sqlite": 5, "postgresql": 6}
@@ -52,6 +52,17 @@ def counting(store: DraftStore) -> Iterator[list[str]]:
             event.remove(engine, "before_cursor_execute", record)
 
 
+@contextmanager
+def refusing_reads(store: DraftStore) -> Iterator[None]:
+    """Fail the test if the block opens a read transaction (a write may read inside its own)."""
+    async def refused(body: Any) -> Any:
+        raise AssertionError("a read transaction was opened")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store, "run_read", refused)
+        yield
+
+
 @pytest.fixture
 async def services(database_url: str, fake_llm: FakeLLM) -> AsyncIterator[Services]:
     settings = Settings(database_url=database_url, llm_base_url="http://llm.invalid/v1", llm_api_key="k")
@@ -64,7 +75,7 @@ async def test_accept_and_complete_statement_counts(services: Services, findings
     store, dialect = services.store, services.store.engine.dialect.name
     with counting(store) as accepted:
         _, draft_id = await accept(store)
-    with counting(store) as completed:
+    with counting(store) as completed, refusing_reads(store):
         draft = await complete(store, draft_id, findings=findings)
     assert len(accepted) == ACCEPT[dialect], accepted
     assert len(completed) == COMPLETE[dialect] + (1 if findings else 0), completed

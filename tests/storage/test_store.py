@@ -11,7 +11,7 @@ import pytest
 
 from drafter.api.schemas import DraftOut
 from drafter.domain import DraftRequest, DraftStatus
-from drafter.errors import NotFoundError
+from drafter.errors import ConflictError, NotFoundError
 from drafter.storage.models import Draft
 from drafter.storage.repository import DraftStore
 from guardrails import Urgency
@@ -69,7 +69,10 @@ async def test_complete_stores_the_draft_and_returns_it_loaded(store: DraftStore
     returned = await complete(store, draft_id, status=DraftStatus.NEEDS_CLINICIAN, findings=[WARN, BLOCK, INFO])
 
     _check_completed(returned, draft_id)  # what the pipeline hands to the API
-    _check_completed(await store.get(draft_id), draft_id)  # and what a later read finds
+    stored = await store.get(draft_id)
+    _check_completed(stored, draft_id)  # and what a later read finds
+    # The returned draft is built from the rows the write returned, not read again: the whole response must match.
+    assert DraftOut.from_row(returned) == DraftOut.from_row(stored)
 
 
 async def test_a_draft_completed_twice_keeps_only_the_second_findings(store: DraftStore) -> None:
@@ -81,6 +84,29 @@ async def test_a_draft_completed_twice_keeps_only_the_second_findings(store: Dra
     for draft in (returned, await store.get(draft_id)):
         assert (draft.text, draft.status) == ("Second text.", DraftStatus.PENDING_REVIEW)
         assert [(f.position, f.check) for f in draft.findings] == [(0, "tone")]
+
+
+LATE_WRITES: dict[str, Callable[[DraftStore, str], Awaitable[Any]]] = {
+    "complete": lambda store, draft_id: complete(store, draft_id, text="A late worker's text."),
+    "fail": lambda store, draft_id: fail(store, draft_id),
+}
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+@pytest.mark.parametrize("write", LATE_WRITES)
+async def test_a_reviewed_draft_is_never_written_again(store: DraftStore, write: str, decision: str) -> None:
+    # A stale claim drafted by a second worker, reviewed, then finished by the first: the decision stands.
+    draft_id = await reviewable(store)
+    await store.review(draft_id, decision=decision, reviewer="dr", final_text=None,
+                       reason=None if decision == "approve" else "Not relevant.", acknowledge_block_findings=False)
+    before = DraftOut.from_row(await store.get(draft_id))
+    events = len(await store.audit_events())
+
+    with pytest.raises(ConflictError, match="by a clinician while it was being drafted again"):
+        await LATE_WRITES[write](store, draft_id)
+
+    assert DraftOut.from_row(await store.get(draft_id)) == before
+    assert len(await store.audit_events()) == events
 
 
 async def test_fail_marks_the_draft_failed_and_keeps_the_message(store: DraftStore) -> None:
