@@ -82,6 +82,8 @@ class _Prepared:
     draft_id: str
     llm_request: LLMRequest
     redactor: Redactor | None
+    template_set: str  # the set that rendered the prompt (name@version), stored with the finished draft
+    template_version_id: str | None
 
 
 def request_of(message: Message) -> DraftRequest:
@@ -270,7 +272,7 @@ class Pipeline:
             await self._record_failure(draft_id, exc, findings, clock, attempts=0)
             raise
         clock.lap("render")
-        return _Prepared(clock, findings, level, draft_id, llm_request, redactor)
+        return _Prepared(clock, findings, level, draft_id, llm_request, redactor, label, active.version_id)
 
     async def _record_failure(self, draft_id: str, exc: Exception, findings: list[Finding], clock: _Clock,
                               *, attempts: int) -> None:
@@ -316,7 +318,8 @@ class Pipeline:
         draft = await self.store.complete(
             prep.draft_id, text=text, status=status, findings=findings, model=FALLBACK_MODEL, prompt_tokens=0,
             completion_tokens=0, attempts=attempts, finish_reason="fallback", timings=prep.clock.summary(),
-            error_code=exc.code, error_message=exc.message)
+            error_code=exc.code, error_message=exc.message, template_set=prep.template_set,
+            template_version_id=prep.template_version_id)
         if self.observer is not None:  # a stored draft like any other; its error_code says the model failed
             self.observer.draft_completed(draft, result, backend=self.llm.name)
         return draft
@@ -331,7 +334,8 @@ class Pipeline:
         draft = await self.store.complete(
             draft_id, text=text, status=status, findings=all_findings, model=result.model,
             prompt_tokens=result.usage.prompt_tokens, completion_tokens=result.usage.completion_tokens,
-            attempts=result.attempts, finish_reason=result.finish_reason, timings=clock.summary())
+            attempts=result.attempts, finish_reason=result.finish_reason, timings=clock.summary(),
+            template_set=prep.template_set, template_version_id=prep.template_version_id)
         if self.observer is not None:
             self.observer.draft_completed(draft, result, backend=self.llm.name)
         return draft

@@ -51,13 +51,16 @@ class MemoryDraftStore(DraftStore):
     async def complete(self, draft_id: str, *, text: str, status: DraftStatus, findings: Sequence[Finding],
                        model: str, prompt_tokens: int, completion_tokens: int, attempts: int,
                        finish_reason: str, timings: dict[str, float], error_code: str | None = None,
-                       error_message: str | None = None) -> Draft:
+                       error_message: str | None = None, template_set: str | None = None,
+                       template_version_id: str | None = None) -> Draft:
         """The finished draft with its findings (and the model failure behind a template-only fallback)."""
         draft = await self.get(draft_id)
         draft.text, draft.status, draft.model = text, status.value, model
         draft.prompt_tokens, draft.completion_tokens, draft.attempts = prompt_tokens, completion_tokens, attempts
         draft.finish_reason, draft.timings, draft.completed_at = finish_reason, timings, utcnow()
         draft.error_code, draft.error_message = error_code, error_message
+        if template_set is not None:
+            draft.template_set, draft.template_version_id = template_set, template_version_id
         draft.findings = _finding_rows(draft_id, findings)
         return draft
 

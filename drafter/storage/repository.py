@@ -334,10 +334,13 @@ class DraftStore:
     async def complete(self, draft_id: str, *, text: str, status: DraftStatus, findings: Sequence[Finding],
                        model: str, prompt_tokens: int, completion_tokens: int, attempts: int,
                        finish_reason: str, timings: dict[str, float], error_code: str | None = None,
-                       error_message: str | None = None) -> Draft:
+                       error_message: str | None = None, template_set: str | None = None,
+                       template_version_id: str | None = None) -> Draft:
         """Store the finished draft and its findings in one transaction; return it fully loaded.
 
-        `error_code`/`error_message` record a model failure behind a template-only fallback draft. A draft marked
+        `error_code`/`error_message` record a model failure behind a template-only fallback draft. `template_set`
+        and `template_version_id`, when given, replace those stored at accept: a queued draft learns which version
+        rendered it only when a worker drafts it. A draft marked
         interrupted by a startup sweep that finishes after all is stored normally (the mark was a false alarm).
         A draft a clinician reviewed meanwhile (a stale claim drafted again) is left as reviewed: ConflictError.
         """
@@ -348,6 +351,8 @@ class DraftStore:
         values = {"text": text, "status": stored_status, "model": model, "prompt_tokens": prompt_tokens,
                   "completion_tokens": completion_tokens, "attempts": attempts, "finish_reason": finish_reason,
                   "timings": timings, "error_code": error_code, "error_message": error_message}
+        if template_set is not None:
+            values |= {"template_set": template_set, "template_version_id": template_version_id}
         rows = _finding_values(draft_id, findings)
 
         def body(session: Session) -> tuple[Row[Any], Row[Any]]:

@@ -59,6 +59,22 @@ def test_message_is_accepted_at_once_and_drafted_in_the_background(settings: Set
     assert len(fake_llm.requests) == 1
 
 
+def test_a_pre_generated_draft_records_the_template_version_that_rendered_it(settings: Settings,
+                                                                             fake_llm: FakeLLM) -> None:
+    # The database's production label renders both: QA comparing template versions must see the same one.
+    fake_llm.default = GOOD_REPLY
+    with TestClient(create_app(settings, llm=fake_llm)) as client:
+        sign_in(client)
+        direct = client.post("/v1/drafts", json=KNEE).json()
+        queued = wait_done(client, client.post("/v1/messages", json=KNEE).json()["id"])
+        store = client.app.state.services.store  # type: ignore[attr-defined]
+        assert client.portal is not None
+        rows = [client.portal.call(store.get, d["id"]) for d in (direct, queued)]
+    assert direct["template_set"] == queued["template_set"]
+    assert rows[0].template_version_id is not None
+    assert rows[0].template_version_id == rows[1].template_version_id
+
+
 @pytest.mark.parametrize(("body", "status", "code"), [
     ({"message": {"text": "  "}}, 422, "message_empty"),
     ({"message": {"text": "x" * 20_001}}, 413, "message_too_long"),
