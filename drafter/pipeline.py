@@ -27,6 +27,7 @@ from drafter.observer import PipelineObserver
 from drafter.prompting import PromptRenderer
 from drafter.storage.models import Draft, Message
 from drafter.storage.repository import DraftStore, FhirOrigin
+from drafter.templates.refs import PRODUCTION, TemplateRef
 from drafter.templates.resolver import ActiveTemplates, TemplateResolver
 from guardrails import Finding, InputContext, OutputContext, Policy, PracticePolicy, Severity, Urgency, run_checks
 from guardrails.checks import emergency_guidance, urgency
@@ -251,20 +252,27 @@ class Pipeline:
         size = len(request.message.text) + len(_context_text(request))
         findings, level = await self._off_loop(size, self.assess_input, request)
         clock.lap("input_checks")
-        active = await self.templates_for(request, template)
-        clock.lap("templates")
-        label = active.renderer.template_set.label
-        if claimed:  # accepted earlier and claimed by a background worker: nothing new to store
-            draft_id = claimed
-        elif regenerate:
-            _, draft_id = await self.store.start_regeneration(
-                regenerate, actor=actor, template_set=label, backend=self.llm.name,
-                template_version_id=active.version_id)
+        label = self._label_to_read(request, template) if not (claimed or regenerate) else None
+        if label is not None:
+            # The label is read inside the accept transaction: one transaction fewer per draft than reading it
+            # first, and still read on every draft, so a publish or rollback reaches every worker at once.
+            assert self.templates is not None
+            _, draft_id, version_id = await self.store.accept_labelled(
+                request, set_name=label.set_name, label=label.label or PRODUCTION, urgency=level, source=source,
+                actor=actor, backend=self.llm.name)
+            clock.lap("store_accept")
+            try:  # the set itself comes from the cache, or is loaded once per version
+                active = await self.templates.by_version_id(version_id)
+            except Exception as exc:
+                await self._record_failure(draft_id, exc, findings, clock, attempts=0)
+                raise
+            clock.lap("templates")
         else:
-            _, draft_id = await self.store.accept(request, urgency=level, source=source, actor=actor,
-                                                  template_set=label, backend=self.llm.name,
-                                                  template_version_id=active.version_id)
-        clock.lap("store_accept")
+            active = await self.templates_for(request, template)
+            clock.lap("templates")
+            draft_id = await self._store_draft(request, active, level, source=source, actor=actor,
+                                               regenerate=regenerate, claimed=claimed)
+            clock.lap("store_accept")
         try:
             redactor = self.redactor_for(request, findings)
             llm_request = self.render(request, findings, level, redactor, renderer=active.renderer)
@@ -272,7 +280,32 @@ class Pipeline:
             await self._record_failure(draft_id, exc, findings, clock, attempts=0)
             raise
         clock.lap("render")
-        return _Prepared(clock, findings, level, draft_id, llm_request, redactor, label, active.version_id)
+        return _Prepared(clock, findings, level, draft_id, llm_request, redactor, active.renderer.template_set.label,
+                         active.version_id)
+
+    def _label_to_read(self, request: DraftRequest, template: str | None) -> TemplateRef | None:
+        """The label a new draft's templates come from (read with the accept), or None when no label is read:
+        no resolver (sets from files), or a reference naming a version number."""
+        if self.templates is None:
+            return None
+        parsed = self.templates.parse(template or request.template)
+        return parsed if parsed.version is None else None
+
+    async def _store_draft(self, request: DraftRequest, active: ActiveTemplates, level: Urgency, *, source: str,
+                           actor: str, regenerate: str | None, claimed: str | None) -> str:
+        """The draft row this drafting writes to: claimed by a worker, a regeneration, or a new message."""
+        label = active.renderer.template_set.label
+        if claimed:  # accepted earlier and claimed by a background worker: nothing new to store
+            return claimed
+        if regenerate:
+            _, draft_id = await self.store.start_regeneration(
+                regenerate, actor=actor, template_set=label, backend=self.llm.name,
+                template_version_id=active.version_id)
+            return draft_id
+        _, draft_id = await self.store.accept(request, urgency=level, source=source, actor=actor,
+                                              template_set=label, backend=self.llm.name,
+                                              template_version_id=active.version_id)
+        return draft_id
 
     async def _record_failure(self, draft_id: str, exc: Exception, findings: list[Finding], clock: _Clock,
                               *, attempts: int) -> None:

@@ -23,7 +23,7 @@ from tests.conftest import GOOD_REPLY, FakeLLM
 pytestmark = pytest.mark.anyio
 
 PATIENT_TEXT = "I am Rosalind Quibble, phone 555-867-5309, and my knee hurts when I climb stairs."
-STEPS = ["input_checks", "templates", "store_accept", "render", "llm", "output_checks"]
+STEPS = ["input_checks", "store_accept", "templates", "render", "llm", "output_checks"]
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from drafter.storage.models import (
     FindingRow,
     Message,
     Review,
+    TemplateLabel,
     new_id,
     utcnow,
 )
@@ -130,6 +131,14 @@ def _loaded_draft(draft: Row[Any], message: Row[Any], findings: list[FindingRow]
     set_committed_value(loaded, "findings", findings)
     set_committed_value(loaded, "review", None)
     return loaded
+
+
+@dataclass(frozen=True, slots=True)
+class _Label:
+    """A template label to read inside an accept transaction."""
+
+    set_name: str
+    label: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +260,29 @@ class DraftStore:
                      template_set: str, backend: str, status: DraftStatus = DraftStatus.GENERATING,
                      origin: FhirOrigin | None = None, template_version_id: str | None = None) -> tuple[str, str]:
         """Store the message and a draft ('generating', or 'queued' for a worker) before any LLM call; return ids."""
+        message_id, draft_id, _ = await self.run_write(self._accepting(
+            request, urgency=urgency, source=source, actor=actor, backend=backend, status=status, origin=origin,
+            template=(template_set, template_version_id)))
+        return message_id, draft_id
+
+    async def accept_labelled(self, request: DraftRequest, *, set_name: str, label: str, urgency: Urgency,
+                              source: str, actor: str, backend: str) -> tuple[str, str, str]:
+        """`accept` a draft for the version a template label points at, read in the same transaction (one fewer
+        per draft than reading the label first); return (message id, draft id, version id).
+
+        NotFoundError, and nothing stored, when the set has no such label.
+        """
+        message_id, draft_id, version_id = await self.run_write(self._accepting(
+            request, urgency=urgency, source=source, actor=actor, backend=backend, status=DraftStatus.GENERATING,
+            origin=None, template=_Label(set_name, label)))
+        assert version_id is not None  # a label always points at a version
+        return message_id, draft_id, version_id
+
+    @staticmethod
+    def _accepting(request: DraftRequest, *, urgency: Urgency, source: str, actor: str, backend: str,
+                   status: DraftStatus, origin: FhirOrigin | None,
+                   template: tuple[str, str | None] | _Label) -> Callable[[Session], tuple[str, str, str | None]]:
+        """The body of an accept transaction; `template` is (set label, version id), or a label to read."""
         now = utcnow()
         message_id, draft_id = new_id(), new_id()
         # Core inserts, not ORM objects: every draft request runs this, and the unit of work (identity map, flush
@@ -262,21 +294,30 @@ class DraftStore:
             "request": request.model_dump(mode="json", exclude={"message"}),
         }
         draft = {"id": draft_id, "message_id": message_id, "status": status.value, "urgency_rank": urgency.rank,
-                 "message_received_at": now, "template_set": template_set, "backend": backend, "created_at": now,
-                 "template_version_id": template_version_id}
+                 "message_received_at": now, "backend": backend, "created_at": now}
 
-        def body(session: Session) -> tuple[str, str]:
+        def body(session: Session) -> tuple[str, str, str | None]:
+            if isinstance(template, _Label):
+                labels = _TABLES[TemplateLabel.__tablename__]
+                found = session.execute(select(labels.c.version_id, labels.c.version).where(
+                    labels.c.set_name == template.set_name, labels.c.label == template.label)).one_or_none()
+                if found is None:
+                    raise NotFoundError(f"Template set {template.set_name!r} has no label {template.label!r}.")
+                set_label, version_id = f"{template.set_name}@{found.version}", found.version_id
+            else:
+                set_label, version_id = template
             session.execute(insert(_TABLES[Message.__tablename__]), message)
-            session.execute(insert(_TABLES[Draft.__tablename__]), draft)
+            session.execute(insert(_TABLES[Draft.__tablename__]),
+                            {**draft, "template_set": set_label, "template_version_id": version_id})
             if origin is not None:
                 session.execute(insert(_TABLES[FhirCommunication.__tablename__]), {
                     "message_id": message_id, "subject": origin.subject, "sender": origin.sender,
                     "resource": {**origin.resource, "id": message_id}, "created_at": now})
             append_audit(session, actor=actor, action="message.received", entity_type="message",
                          entity_id=message_id, details={"source": source, "urgency": urgency.value})
-            return message_id, draft_id
+            return message_id, draft_id, version_id
 
-        return await self.run_write(body)
+        return body
 
     async def start_regeneration(self, draft_id: str, *, actor: str, template_set: str,
                                  backend: str, template_version_id: str | None = None) -> tuple[str, str]:

@@ -55,6 +55,14 @@ class TemplateResolver:
         row = await self.store.resolve(parsed)
         return ActiveTemplates(self.renderer_for(row), row.id)
 
+    async def by_version_id(self, version_id: str) -> ActiveTemplates:
+        """The renderer of a version whose id is known (from a label read elsewhere): cached, else loaded."""
+        cached = self._cache.get(version_id)
+        if cached is not None:
+            self._cache.move_to_end(version_id)
+            return ActiveTemplates(cached, version_id)
+        return ActiveTemplates(self.renderer_for(await self.store.version_by_id(version_id)), version_id)
+
     def renderer_for(self, row: TemplateVersion) -> PromptRenderer:
         """The cached renderer of a stored version (built and validated on first use)."""
         cached = self._cache.get(row.id)

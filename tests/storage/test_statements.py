@@ -53,6 +53,24 @@ def counting(store: DraftStore) -> Iterator[list[str]]:
 
 
 @contextmanager
+def counting_transactions(store: DraftStore) -> Iterator[list[int]]:
+    """One entry per transaction the store begins while the block runs (through either engine)."""
+    begun: list[int] = []
+    engines = [store.engine.sync_engine, *([store.twin] if store.twin is not None else [])]
+
+    def record(_conn: Any) -> None:
+        begun.append(1)
+
+    for engine in engines:
+        event.listen(engine, "begin", record)
+    try:
+        yield begun
+    finally:
+        for engine in engines:
+            event.remove(engine, "begin", record)
+
+
+@contextmanager
 def refusing_reads(store: DraftStore) -> Iterator[None]:
     """Fail the test if the block opens a read transaction (a write may read inside its own)."""
     async def refused(body: Any) -> Any:
@@ -97,11 +115,28 @@ async def test_one_draft_through_the_pipeline(services: Services, fake_llm: Fake
     store, dialect = services.store, services.store.engine.dialect.name
     fake_llm.enqueue(GOOD_REPLY, reply)
     await services.pipeline.draft(request("My knee hurts."))  # the first draft loads the production template set
-    with counting(store) as statements:
+    with counting(store) as statements, counting_transactions(store) as transactions:
         draft = await services.pipeline.draft(request("I have had a headache for three days."))
     assert bool(draft.findings) is flagged
-    # Every draft reads the production label (one primary-key read), so a publish or rollback reaches every worker.
+    # Every draft reads the production label (one primary-key read), so a publish or rollback reaches every worker;
+    # it is read inside the accept transaction, so a draft is two transactions: accept and complete.
     assert len(statements) == 1 + ACCEPT[dialect] + COMPLETE[dialect] + (1 if flagged else 0), statements
+    assert len(transactions) == 2
+
+
+async def test_a_draft_naming_a_version_reads_no_label(services: Services, fake_llm: FakeLLM) -> None:
+    store, dialect = services.store, services.store.engine.dialect.name
+    fake_llm.enqueue(GOOD_REPLY, GOOD_REPLY)
+    first = await services.pipeline.draft(request("My knee hurts."))  # loads the production template set
+    version = first.template_set.split("@")[1] if first.template_set else ""
+    with counting(store) as statements, counting_transactions(store) as transactions:
+        draft = await services.pipeline.draft(request("I have had a headache for three days."),
+                                              template=f"default@{version}")
+    assert draft.template_set == first.template_set
+    assert draft.template_version_id == first.template_version_id
+    # One read of the version (its set is then cached), then the two writes.
+    assert len(statements) == 1 + ACCEPT[dialect] + COMPLETE[dialect], statements
+    assert len(transactions) == 3
 
 
 async def test_a_token_check_is_one_statement(services: Services) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from drafter.errors import StorageError
 from drafter.identity import Role
 from drafter.templates import resolver as resolver_module
 from tests.conftest import GOOD_REPLY
@@ -173,6 +174,34 @@ def test_requests_naming_templates(client: TestClient, admin: TestClient) -> Non
     assert admin.put("/v1/templates/default/labels/staging", json={"version": 1}).status_code == 200
     assert client.post("/v1/drafts", json={**HEADACHE, "template": "default@staging"}).status_code == 201
     error_of(admin.put("/v1/templates/default/labels/production", json={"version": 1}), 422, "invalid_input")
+
+
+def test_a_draft_naming_a_missing_label_stores_nothing(client: TestClient, admin: TestClient) -> None:
+    # The label is read inside the accept transaction: refusing it must roll the message back too.
+    services = client.app.state.services  # type: ignore[attr-defined]
+    assert client.portal is not None
+    events = len(client.portal.call(services.store.audit_events))
+    error_of(client.post("/v1/drafts", json={**HEADACHE, "template": "default@staging"}), 404, "not_found")
+    assert client.get("/v1/drafts").json()["count"] == 0
+    assert len(client.portal.call(services.store.audit_events)) == events
+
+
+def test_a_template_set_that_cannot_be_loaded_after_accept_leaves_a_failed_draft(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The production set is loaded once per version, after the accept that read its label: should that load fail,
+    # the accepted message keeps a failed draft (regenerable) instead of vanishing.
+    services = client.app.state.services  # type: ignore[attr-defined]
+    resolver = services.pipeline.templates
+
+    async def unavailable(version_id: str) -> Any:
+        raise StorageError("The database does not answer (OperationalError).")
+
+    resolver._cache.clear()
+    monkeypatch.setattr(resolver.store, "version_by_id", unavailable)
+    error_of(client.post("/v1/drafts", json=HEADACHE), 503, "storage_unavailable")
+    items = client.get("/v1/drafts").json()["items"]
+    assert [(d["status"], d["error"]["code"]) for d in items] == [("failed", "storage_unavailable")]
+    assert items[0]["message"]["text"] == HEADACHE["message"]["text"]
 
 
 def test_outcomes_per_version_come_from_the_reviews(client: TestClient, admin: TestClient) -> None:
