@@ -62,7 +62,9 @@ class DraftWriter:
                 await asyncio.shield(self.store.release(draft_id))
             raise
         except Exception as exc:
-            # The pipeline stored the failure on the draft (status failed, error code); codes only in logs, no PHI.
+            # The pipeline stored the failure on the draft (status failed, error code), or the store refused a late
+            # result (ConflictError: another worker finished the draft first, or it was reviewed) and nothing changed.
+            # Codes only in logs, no PHI.
             log.warning("pre-generation failed", extra={"draft_id": draft_id, "error_code":
                                                         getattr(exc, "code", type(exc).__name__)})
         finally:

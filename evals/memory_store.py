@@ -18,7 +18,7 @@ from guardrails import Finding, Urgency
 
 
 class MemoryDraftStore(DraftStore):
-    """The subset of DraftStore the pipeline uses to draft (accept, complete, fail, get), on plain objects."""
+    """The subset of DraftStore an eval pipeline (no template resolver) uses: accept, complete, fail, get."""
 
     def __init__(self) -> None:  # no engine: nothing here touches a database
         self._drafts: dict[str, Draft] = {}
@@ -42,6 +42,11 @@ class MemoryDraftStore(DraftStore):
         draft.message = message
         self._drafts[draft.id] = draft
         return message.id, draft.id
+
+    async def accept_labelled(self, request: DraftRequest, *, set_name: str, label: str, urgency: Urgency,
+                              source: str, actor: str, backend: str) -> tuple[str, str, str]:
+        """Evals render the template set they are given; there is no label to read."""
+        raise ConflictError("Eval runs render a template set from files or a named version, not a label.")
 
     async def start_regeneration(self, draft_id: str, *, actor: str, template_set: str,
                                  backend: str, template_version_id: str | None = None) -> tuple[str, str]:

@@ -107,23 +107,29 @@ def _finding_rows(draft_id: str, findings: Sequence[Finding]) -> list[FindingRow
     return [FindingRow(**row) for row in _finding_values(draft_id, findings)]
 
 
-# A clinician's decision is final: a late worker's result (a stale claim drafted twice) never overwrites it.
+# Drafts a late worker (a stale claim drafted twice) must not write: one already finished may be open in front of
+# a clinician, who would approve text they never saw; a decision is final. The first finished draft stands.
+_FINISHED = (DraftStatus.PENDING_REVIEW.value, DraftStatus.NEEDS_CLINICIAN.value)
 _REVIEWED = (DraftStatus.APPROVED.value, DraftStatus.REJECTED.value)
+_NOT_REWRITTEN = (*_FINISHED, *_REVIEWED)
 
 
-def _refuse_reviewed(session: Session, draft_id: str) -> NoReturn:
-    """NotFoundError for a missing draft, ConflictError for a reviewed one (the caller's write is not stored)."""
+def _refuse_rewrite(session: Session, draft_id: str) -> NoReturn:
+    """NotFoundError for a missing draft, ConflictError for a finished or reviewed one (the write is not stored)."""
     drafts = _TABLES[Draft.__tablename__]
     found = session.execute(select(drafts.c.status).where(drafts.c.id == draft_id)).scalar_one_or_none()
     if found is None:
         raise NotFoundError(f"No draft with id {draft_id}.")
-    raise ConflictError(f"Draft {draft_id} was {found} by a clinician while it was being drafted again; the later "
-                        "result is not stored.", details={"draft_id": draft_id, "status": found})
+    why = (f"was {found} by a clinician" if found in _REVIEWED
+           else "was finished by another worker")
+    raise ConflictError(f"Draft {draft_id} {why} while it was being drafted again; the later result is not stored.",
+                        details={"draft_id": draft_id, "status": found})
 
 
 def _loaded_draft(draft: Row[Any], message: Row[Any], findings: list[FindingRow]) -> Draft:
     """A detached Draft, as a query would have loaded it, from rows the write returned: message and findings
-    loaded, no review (a draft under review is never written, see _REVIEWED)."""
+    loaded (the findings as written, without their generated ids), no review (a reviewed draft is never written,
+    see _NOT_REWRITTEN)."""
     loaded, parent = Draft(**draft._mapping), Message(**message._mapping)
     make_transient_to_detached(loaded)  # attributes as loaded from the database, not changes to flush
     make_transient_to_detached(parent)
@@ -377,13 +383,13 @@ class DraftStore:
                        finish_reason: str, timings: dict[str, float], error_code: str | None = None,
                        error_message: str | None = None, template_set: str | None = None,
                        template_version_id: str | None = None) -> Draft:
-        """Store the finished draft and its findings in one transaction; return it fully loaded.
+        """Store the finished draft and its findings in one transaction; return it with its message and findings.
 
         `error_code`/`error_message` record a model failure behind a template-only fallback draft. `template_set`
         and `template_version_id`, when given, replace those stored at accept: a queued draft learns which version
         rendered it only when a worker drafts it. A draft marked
         interrupted by a startup sweep that finishes after all is stored normally (the mark was a false alarm).
-        A draft a clinician reviewed meanwhile (a stale claim drafted again) is left as reviewed: ConflictError.
+        A draft finished or reviewed meanwhile (a stale claim drafted twice) is left as it is: ConflictError.
         """
         drafts, messages = _TABLES[Draft.__tablename__], _TABLES[Message.__tablename__]
         # A draft regenerated while it was still generating stays superseded: one reviewable draft per message.
@@ -403,11 +409,12 @@ class DraftStore:
             # RETURNING hands back the row as stored (its status after the CASE), and the message is one primary-key
             # SELECT: the response needs no read transaction after this one (README "At scale").
             # completed_at when it is written, not before the write waited its turn
-            draft = session.execute(update(drafts).where(drafts.c.id == draft_id, drafts.c.status.not_in(_REVIEWED))
+            late = drafts.c.status.in_(_NOT_REWRITTEN)
+            draft = session.execute(update(drafts).where(drafts.c.id == draft_id, ~late)
                                     .values({**values, "completed_at": utcnow()}).returning(*drafts.c)).one_or_none()
             if draft is None:
-                _refuse_reviewed(session, draft_id)
-            # Only a draft written twice (a stale claim finished by two workers) has findings already.
+                _refuse_rewrite(session, draft_id)
+            # Only a draft that failed first (a stale claim, an interrupted mark) has findings already.
             session.execute(delete(_FINDING_TABLE).where(_FINDING_TABLE.c.draft_id == draft_id))
             if rows:
                 session.execute(insert(_FINDING_TABLE), rows)  # one executemany for all of them
@@ -425,8 +432,8 @@ class DraftStore:
         """Mark the draft failed (the message stays, the draft can be regenerated)."""
         def body(session: Session) -> None:
             draft = self._load(session, draft_id, join_findings=True)
-            if draft.status in _REVIEWED:
-                _refuse_reviewed(session, draft_id)
+            if draft.status in _NOT_REWRITTEN:
+                _refuse_rewrite(session, draft_id)
             failed = DraftStatus.SUPERSEDED if draft.status == DraftStatus.SUPERSEDED else DraftStatus.FAILED
             draft.status, draft.error_code, draft.error_message = failed.value, error_code, error_message
             draft.attempts, draft.timings, draft.completed_at = attempts, timings, utcnow()

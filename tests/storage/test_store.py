@@ -75,15 +75,15 @@ async def test_complete_stores_the_draft_and_returns_it_loaded(store: DraftStore
     assert DraftOut.from_row(returned) == DraftOut.from_row(stored)
 
 
-async def test_a_draft_completed_twice_keeps_only_the_second_findings(store: DraftStore) -> None:
-    # Two workers finishing the same stale claim: the later write wins whole, findings are not doubled.
+async def test_a_draft_that_failed_and_then_completes_keeps_only_the_new_findings(store: DraftStore) -> None:
+    # A stale claim that failed for one worker and was finished by another: the findings are replaced, not doubled.
     _, draft_id = await accept(store)
-    await complete(store, draft_id, status=DraftStatus.NEEDS_CLINICIAN, findings=[WARN, BLOCK, INFO])
-    returned = await complete(store, draft_id, text="Second text.", findings=[INFO])
+    await fail(store, draft_id)
+    returned = await complete(store, draft_id, text="Second text.", findings=[WARN])
 
     for draft in (returned, await store.get(draft_id)):
-        assert (draft.text, draft.status) == ("Second text.", DraftStatus.PENDING_REVIEW)
-        assert [(f.position, f.check) for f in draft.findings] == [(0, "tone")]
+        assert (draft.text, draft.status, draft.error_code) == ("Second text.", DraftStatus.PENDING_REVIEW, None)
+        assert [(f.position, f.check) for f in draft.findings] == [(0, "length")]
 
 
 LATE_WRITES: dict[str, Callable[[DraftStore, str], Awaitable[Any]]] = {
@@ -92,17 +92,23 @@ LATE_WRITES: dict[str, Callable[[DraftStore, str], Awaitable[Any]]] = {
 }
 
 
-@pytest.mark.parametrize("decision", ["approve", "reject"])
+@pytest.mark.parametrize(("decision", "why"), [
+    (None, "finished by another worker"),  # it may be open in front of a clinician: the first finished draft stands
+    ("approve", "approved by a clinician"),
+    ("reject", "rejected by a clinician"),
+])
 @pytest.mark.parametrize("write", LATE_WRITES)
-async def test_a_reviewed_draft_is_never_written_again(store: DraftStore, write: str, decision: str) -> None:
-    # A stale claim drafted by a second worker, reviewed, then finished by the first: the decision stands.
-    draft_id = await reviewable(store)
-    await store.review(draft_id, decision=decision, reviewer="dr", final_text=None,
-                       reason=None if decision == "approve" else "Not relevant.", acknowledge_block_findings=False)
+async def test_a_finished_draft_is_never_written_again(store: DraftStore, write: str, decision: str | None,
+                                                      why: str) -> None:
+    # A stale claim drafted by a second worker (and perhaps reviewed), then finished by the first.
+    draft_id = await reviewable(store, findings=[INFO])
+    if decision is not None:
+        await store.review(draft_id, decision=decision, reviewer="dr", final_text=None,
+                           reason=None if decision == "approve" else "Not relevant.", acknowledge_block_findings=False)
     before = DraftOut.from_row(await store.get(draft_id))
     events = len(await store.audit_events())
 
-    with pytest.raises(ConflictError, match="by a clinician while it was being drafted again"):
+    with pytest.raises(ConflictError, match=f"{why} while it was being drafted again"):
         await LATE_WRITES[write](store, draft_id)
 
     assert DraftOut.from_row(await store.get(draft_id)) == before
