@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,40 +34,33 @@ COMPLETE = {"sqlite": 5, "postgresql": 6}
 
 
 @contextmanager
-def counting(store: DraftStore) -> Iterator[list[str]]:
-    """Every SQL statement the store sends while the block runs (executemany counts once), through the async
-    engine or, on SQLite, its synchronous twin."""
-    statements: list[str] = []
+def listening(store: DraftStore, name: str, fn: Callable[..., None]) -> Iterator[None]:
+    """`fn` on the engine event `name` while the block runs, through the async engine and, on SQLite, its twin."""
     engines = [store.engine.sync_engine, *([store.twin] if store.twin is not None else [])]
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(" ".join(statement.split())[:80])
-
     for engine in engines:
-        event.listen(engine, "before_cursor_execute", record)
+        event.listen(engine, name, fn)
     try:
-        yield statements
+        yield
     finally:
         for engine in engines:
-            event.remove(engine, "before_cursor_execute", record)
+            event.remove(engine, name, fn)
+
+
+@contextmanager
+def counting(store: DraftStore) -> Iterator[list[str]]:
+    """Every SQL statement the store sends while the block runs (executemany counts once)."""
+    statements: list[str] = []
+    with listening(store, "before_cursor_execute",
+                   lambda _conn, _cursor, statement, *_: statements.append(" ".join(statement.split())[:80])):
+        yield statements
 
 
 @contextmanager
 def counting_transactions(store: DraftStore) -> Iterator[list[int]]:
-    """One entry per transaction the store begins while the block runs (through either engine)."""
+    """One entry per transaction the store begins while the block runs."""
     begun: list[int] = []
-    engines = [store.engine.sync_engine, *([store.twin] if store.twin is not None else [])]
-
-    def record(_conn: Any) -> None:
-        begun.append(1)
-
-    for engine in engines:
-        event.listen(engine, "begin", record)
-    try:
+    with listening(store, "begin", lambda _conn: begun.append(1)):
         yield begun
-    finally:
-        for engine in engines:
-            event.remove(engine, "begin", record)
 
 
 @contextmanager
