@@ -387,9 +387,9 @@ class DraftStore:
 
         `error_code`/`error_message` record a model failure behind a template-only fallback draft. `template_set`
         and `template_version_id`, when given, replace those stored at accept: a queued draft learns which version
-        rendered it only when a worker drafts it. A draft marked
-        interrupted by a startup sweep that finishes after all is stored normally (the mark was a false alarm).
-        A draft finished or reviewed meanwhile (a stale claim drafted twice) is left as it is: ConflictError.
+        rendered it only when a worker drafts it. A draft marked interrupted by a startup sweep that finishes after
+        all is stored normally (the mark was a false alarm). A draft finished or reviewed meanwhile (a stale claim
+        drafted twice) is left as it is: ConflictError.
         """
         drafts, messages = _TABLES[Draft.__tablename__], _TABLES[Message.__tablename__]
         # A draft regenerated while it was still generating stays superseded: one reviewable draft per message.

@@ -49,10 +49,9 @@ class TemplateResolver:
         parsed = ref if isinstance(ref, TemplateRef) else self.parse(ref)
         if parsed.version is None:
             label = await self.store.label(parsed.set_name, parsed.label or "production")
-            if label is not None and label.version_id in self._cache:
-                self._cache.move_to_end(label.version_id)
-                return ActiveTemplates(self._cache[label.version_id], label.version_id)
-        row = await self.store.resolve(parsed)
+            if label is not None:
+                return await self.by_version_id(label.version_id)
+        row = await self.store.resolve(parsed)  # a version number, or NotFoundError naming the missing label
         return ActiveTemplates(self.renderer_for(row), row.id)
 
     async def by_version_id(self, version_id: str) -> ActiveTemplates:
