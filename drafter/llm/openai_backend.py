@@ -14,6 +14,7 @@ from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_a
 
 from drafter.errors import LLMError, LLMResponseError, LLMTimeoutError, LLMUnavailableError
 from drafter.llm.base import Delta, FinishReason, LLMRequest, LLMResult, PromptMode, StreamEvent, Usage
+from drafter.llm.pool import pooled_transport
 from drafter.llm.response_cap import ResponseCapTransport, own_error
 from drafter.llm.retry import RetryPolicy, is_retryable, make_wait, retry_after_s
 
@@ -76,10 +77,12 @@ class OpenAIBackend:
         label: str | None = None,
         max_response_bytes: int | None = None,
     ) -> None:
-        if http_client is None and max_response_bytes is not None:
-            # The SDK's own default client, with the size cap between it and the network.
-            transport = ResponseCapTransport(httpx.AsyncHTTPTransport(limits=openai.DEFAULT_CONNECTION_LIMITS),
-                                             limit=max_response_bytes)
+        if http_client is None:
+            # The SDK's own default client on a pool with a linear assignment pass (drafter.llm.pool), with the
+            # size cap, when set, between it and the network.
+            transport: httpx.AsyncBaseTransport = pooled_transport(limits=openai.DEFAULT_CONNECTION_LIMITS)
+            if max_response_bytes is not None:
+                transport = ResponseCapTransport(transport, limit=max_response_bytes)
             http_client = openai.DefaultAsyncHttpxClient(transport=transport)
         self._client = openai.AsyncOpenAI(
             base_url=base_url,
