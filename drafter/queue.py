@@ -29,6 +29,7 @@ from prometheus_client import start_http_server
 from saq import Job, Queue, Worker
 
 from drafter.errors import ConfigError
+from drafter.heap import freeze_startup_heap
 from drafter.jobs import DraftWriter
 from drafter.llm.base import LLM
 from drafter.metrics import Metrics
@@ -223,6 +224,7 @@ async def run_worker(settings: Settings, *, concurrency: int | None = None, llm:
                 for signum in (signal.SIGINT, signal.SIGTERM):  # a clean stop hands claimed drafts back
                     loop.add_signal_handler(signum, worker.request_stop)
                 try:
+                    freeze_startup_heap()
                     if on_ready is not None:
                         on_ready(worker, metrics_url)
                     await worker.run()

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from drafter.classify import LANGUAGE_NAMES, categorize
 from drafter.errors import ConfigError, DatasetError, DrafterError, InputError
+from drafter.heap import freeze_startup_heap
 from drafter.llm.base import LLM
 from drafter.llm.factory import DEFAULT_REMOTE_MODEL, open_backend, retry_policy
 from drafter.llm.openai_backend import OpenAIBackend
@@ -273,6 +274,7 @@ async def run_eval(settings: Settings, options: RunOptions, *, llm: LLM | None =
                    disable=not options.progress, file=sys.stderr, dynamic_ncols=True)
         stack.callback(bar.close)
         semaphore = asyncio.Semaphore(options.concurrency)
+        freeze_startup_heap()
         drafting_started = time.perf_counter()
 
         async def one(case: EvalCase) -> None:

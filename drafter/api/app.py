@@ -18,6 +18,7 @@ from drafter.api.oidc import OIDCVerifier
 from drafter.api.ratelimit import RateLimits
 from drafter.api.routes import drafts, editor, feedback, fhir, health, inbox, me, messages, templates
 from drafter.api.strict import reject_unknown_query_params
+from drafter.heap import freeze_startup_heap
 from drafter.jobs import InProcessDraftJobs
 from drafter.llm.base import LLM
 from drafter.metrics import Metrics
@@ -47,6 +48,7 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> FastAPI:
                     workers=settings.pregenerate_workers, queue_size=settings.pregenerate_queue_size,
                     sweep_every_s=settings.pregenerate_sweep_s, stale_after_s=settings.pregenerate_stale_after_s)
             app.state.jobs = jobs
+            freeze_startup_heap()
             async with jobs.running():
                 yield
 

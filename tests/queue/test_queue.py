@@ -244,12 +244,21 @@ def test_the_job_timeout_is_whole_seconds_and_never_none(queue_settings: Setting
     assert jobs.job_timeout_s == 1  # saq counts whole seconds, and 0 would mean no timeout at all
 
 
-async def test_a_worker_serves_the_metrics_of_the_drafts_it_writes(queue_settings: Settings) -> None:
+async def test_a_worker_serves_the_metrics_of_the_drafts_it_writes(queue_settings: Settings,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     settings = queue_settings.model_copy(update={"worker_metrics_port": free_port()})
+    frozen: list[bool] = []
+
+    def freeze() -> int:
+        frozen.append(True)
+        return 0
+
+    monkeypatch.setattr("drafter.queue.freeze_startup_heap", freeze)
     ready: asyncio.Queue[tuple[QueueWorker, str | None]] = asyncio.Queue()
     task = asyncio.create_task(run_worker(settings, llm=SlowLLM(), on_ready=lambda w, url: ready.put_nowait((w, url))))
     worker, url = await asyncio.wait_for(ready.get(), 30)
     try:
+        assert frozen == [True]  # the startup heap, before the first draft (drafter.heap)
         assert url == f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"
         async with open_services(settings, llm=FakeLLM()) as services, queue_jobs(settings).running() as jobs:
             [draft_id] = await accept(services, 1)
