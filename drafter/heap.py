@@ -13,11 +13,10 @@ import gc
 _frozen = False  # per process, as the collector is
 
 
-def freeze_startup_heap() -> int:
-    """Collect once, then keep every object alive now out of later collections (once per process); the count."""
+def freeze_startup_heap() -> None:
+    """Collect once, then keep every object alive now out of later collections (once per process)."""
     global _frozen
     if not _frozen:
         _frozen = True
         gc.collect()  # garbage from startup would otherwise be frozen for good
         gc.freeze()
-    return gc.get_freeze_count()

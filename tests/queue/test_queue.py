@@ -249,9 +249,8 @@ async def test_a_worker_serves_the_metrics_of_the_drafts_it_writes(queue_setting
     settings = queue_settings.model_copy(update={"worker_metrics_port": free_port()})
     frozen: list[bool] = []
 
-    def freeze() -> int:
+    def freeze() -> None:
         frozen.append(True)
-        return 0
 
     monkeypatch.setattr("drafter.queue.freeze_startup_heap", freeze)
     ready: asyncio.Queue[tuple[QueueWorker, str | None]] = asyncio.Queue()
