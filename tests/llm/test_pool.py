@@ -196,3 +196,43 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced_not_used(
         server.close()
         await server.wait_closed()
     assert served == 3
+
+
+@pytest.mark.parametrize(("max_connections", "keepalive"), [(2, 2), (3, 0), (1, 1)],
+                         ids=["queued", "no-keepalive", "one-connection"])
+async def test_requests_beyond_the_connection_limit_wait_their_turn_and_all_complete(max_connections: int,
+                                                                                    keepalive: int) -> None:
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=keepalive)
+    with FakeOpenAIServer(latency_s=0.01) as server:
+        async with httpx.AsyncClient(transport=pooled_transport(limits=limits)) as limited:
+            pool = limited._transport._pool  # type: ignore[attr-defined]
+            most = 0
+
+            async def one() -> int:
+                nonlocal most
+                reply = await limited.get(f"{server.base_url}/models")
+                most = max(most, len(pool.connections))
+                return reply.status_code
+
+            codes = await asyncio.wait_for(asyncio.gather(*(one() for _ in range(30))), timeout=20)
+    assert codes == [200] * 30
+    assert most <= max_connections
+    assert len([c for c in pool.connections if c.is_idle()]) <= keepalive
+
+
+async def test_a_request_cancelled_while_it_waits_for_a_connection_frees_its_place() -> None:
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    with FakeOpenAIServer(latency_s=0.2) as server:
+        async with httpx.AsyncClient(transport=pooled_transport(limits=limits)) as limited:
+            url = f"{server.base_url}/chat/completions"
+            body = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}
+            busy = asyncio.create_task(limited.post(url, json=body))
+            await asyncio.sleep(0.05)  # `busy` holds the only connection
+            waiting = asyncio.create_task(limited.post(url, json=body))
+            await asyncio.sleep(0.05)
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            assert (await busy).status_code == 200
+            assert (await asyncio.wait_for(limited.post(url, json=body), timeout=5)).status_code == 200
+            assert limited._transport._pool._requests == []  # type: ignore[attr-defined]
