@@ -5,9 +5,11 @@ httpcore 1.0.9 (the latest release) runs `_assign_requests_to_connections` whene
 pool. That pass is quadratic in the connections (it counts the whole pool once per idle connection), polls the
 socket of every idle connection, and hands one idle connection to every queued request, so all but one wake, fail
 with ConnectionNotAvailable and run the pass again. With tens of connections idle between calls, as when drafting
-does work between model calls, the eval bench spent 5 of its 9 CPU seconds there (pyinstrument) and retried 2.5
-times per request. Upstream knows (encode/httpcore#1035, open; fixed in the httpx2 fork, pydantic/httpx2#974 and
-#1075); until an httpcore release fixes it, drafter's OpenAI client uses this pool.
+does work between model calls, the eval bench spent 5 of its 9 CPU seconds there under pyinstrument and woke 2.5
+times per request for a connection another took; without a profiler, bench/pool.py measures 4.2 against 2.0 ms of
+client CPU per request for httpcore's pool and this one. Upstream knows (encode/httpcore#1035, open; fixed in the
+httpx2 fork, pydantic/httpx2#974 and #1075); until an httpcore release fixes it, drafter's OpenAI client uses this
+pool (drop it then, and `./scripts/bench pool` shows whether the release did).
 
 The decisions are upstream's, in the same order: drop closed connections, close expired ones and idle ones above
 `max_keepalive_connections`, then give each queued request an available connection, a new one under
