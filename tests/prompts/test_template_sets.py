@@ -83,3 +83,17 @@ def test_hostile_templates_end_in_a_clear_error_quickly(template: str) -> None:
         renderer.render({"who": "me"}, mode="chat", max_tokens=10, temperature=0)
     assert time.monotonic() - started < 5
     assert "s.j2" in info.value.message
+
+
+def test_a_render_slowed_by_a_busy_machine_is_not_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The limit counts the render's CPU: wall time lost to other work (here: every clock read 2 s later) is not
+    the template's doing."""
+    import itertools
+
+    from drafter import prompting
+
+    clock = itertools.count(start=1000.0, step=2.0)
+    monkeypatch.setattr(prompting.time, "monotonic", lambda: next(clock))
+    renderer = PromptRenderer(build({"s.j2": "{% for i in range(3000) %}{{ who }}{% endfor %}"}))
+    request = renderer.render({"who": "a"}, mode="chat", max_tokens=10, temperature=0)
+    assert request.messages[0].content == "a" * 3000
