@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from drafter.domain import DraftStatus
 from drafter.identity import Role
@@ -139,6 +139,25 @@ async def test_a_token_check_is_one_statement(services: Services) -> None:
         principal = await accounts.authenticate(token)
     assert (principal.name, principal.role, principal.user_id) == ("Dr. Count", Role.CLINICIAN, user.id)
     assert len(statements) == 1, statements  # every request pays for it
+
+
+async def test_postgresql_reads_run_without_a_transaction(services: Services) -> None:
+    """No BEGIN and ROLLBACK around a read (two round trips), and no backend left idle in a transaction between
+    a read's statements: each statement is its own transaction, which is what READ COMMITTED gives a read anyway."""
+    store = services.store
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite reads go through the twin in one hop")
+
+    async def state_between_statements(session: Any) -> str:
+        pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar()
+        async with store.engine.connect() as other:
+            found = await other.execute(text("SELECT state FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid})
+            return str(found.scalar())
+
+    async with store.reading() as session:
+        assert await state_between_statements(session) == "idle"
+    async with store.writing() as session:  # a write keeps its transaction
+        assert await state_between_statements(session) == "idle in transaction"
 
 
 async def test_on_sqlite_a_draft_and_a_token_check_go_through_the_synchronous_twin(services: Services,
