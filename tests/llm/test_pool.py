@@ -163,13 +163,13 @@ async def test_concurrent_requests_through_a_real_server_reuse_their_connections
         client: httpx.AsyncClient) -> None:
     with FakeOpenAIServer(latency_s=0.05) as server:
         pool = client._transport._pool  # type: ignore[attr-defined]
+        waves = []
         for _ in range(3):
             replies = await asyncio.gather(*(client.get(f"{server.base_url}/models") for _ in range(20)))
             assert [r.status_code for r in replies] == [200] * 20
-            if _ == 0:
-                first_wave = set(pool.connections)
-        assert len(first_wave) == 20
-        assert set(pool.connections) == first_wave  # later waves opened no new connection
+            waves.append(set(pool.connections))
+        assert len(waves[0]) == 20
+        assert waves[1] == waves[2] == waves[0]  # later waves opened no new connection
 
 
 async def test_a_connection_the_server_closed_while_idle_is_replaced_not_used(
