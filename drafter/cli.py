@@ -52,8 +52,10 @@ def serve(
     import uvicorn
 
     from drafter.api.app import create_app
+    from drafter.llm.openai_backend import check_environment_proxies
 
     settings = _settings()
+    check_environment_proxies()  # here, not in the lifespan, where uvicorn would turn it into a traceback
     _configure_logging(settings)
     backend = settings.llm_base_url or "the embedded demo model (Gemma 3 270M via llama.cpp; not for clinical use)"
     typer.echo(f"drafter: database {display_url(settings.database_url)}; LLM backend {backend}", err=True)
@@ -74,9 +76,11 @@ def worker(
 ) -> None:
     """Write the drafts queued on DRAFTER_QUEUE_URL (Redis) until SIGTERM or SIGINT; run as many as the load needs."""
     from drafter.errors import ConfigError
+    from drafter.llm.openai_backend import check_environment_proxies
     from drafter.queue import QueueWorker, describe, run_worker
 
     settings = _settings()
+    check_environment_proxies()
     if not settings.queue_url:
         raise ConfigError("drafter worker needs a job queue: set DRAFTER_QUEUE_URL (e.g. redis://127.0.0.1:6379/0) "
                           "for it and for `drafter serve`. Without one, `drafter serve` drafts in-process.")

@@ -139,6 +139,15 @@ def test_invalid_setting_exits_78(env: Path, monkeypatch: pytest.MonkeyPatch,
     assert code == 78 and "DRAFTER_LLM_TIMEOUT_S" in err
 
 
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_an_unusable_proxy_stops_the_start_with_exit_78(env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str], command: str) -> None:
+    """Checked before uvicorn starts (whose lifespan would print a traceback and exit 3) and before a worker runs."""
+    monkeypatch.setenv("HTTPS_PROXY", "ftp://proxy.example:2121")
+    code, _, err = run(monkeypatch, capsys, command)
+    assert code == 78 and "HTTPS_PROXY" in err and "ftp://proxy.example:2121" in err
+
+
 def test_db_upgrade(env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(monkeypatch, capsys, "db", "upgrade")
     assert code == 0 and f"is at revision {head_revision()}" in out

@@ -8,11 +8,12 @@ from typing import Any, TypeVar
 
 import httpx
 import openai
+from httpx._utils import get_environment_proxies  # httpx's own reading of HTTP(S)_PROXY and NO_PROXY
 from openai.types import Completion
 from openai.types.chat import ChatCompletion
 from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt, stop_before_delay
 
-from drafter.errors import LLMError, LLMResponseError, LLMTimeoutError, LLMUnavailableError
+from drafter.errors import ConfigError, LLMError, LLMResponseError, LLMTimeoutError, LLMUnavailableError
 from drafter.llm.base import Delta, FinishReason, LLMRequest, LLMResult, PromptMode, StreamEvent, Usage
 from drafter.llm.pool import pooled_transport
 from drafter.llm.response_cap import ResponseCapTransport, own_error
@@ -61,6 +62,33 @@ def translate_error(exc: BaseException, *, attempts: int) -> LLMError:
                             details={"attempts": attempts})
 
 
+def _proxy_mounts(transport: Callable[[str], httpx.AsyncBaseTransport]) -> dict[str, httpx.AsyncBaseTransport | None]:
+    # httpx reads the environment's proxies only for a client without its own transport, so they are mounted here
+    # (a NO_PROXY host maps to None: the client's direct transport).
+    try:
+        return {pattern: None if proxy is None else transport(proxy)
+                for pattern, proxy in get_environment_proxies().items()}
+    except (ValueError, ImportError) as exc:  # an unknown scheme; socks5:// without the socksio package
+        raise ConfigError(f"The proxy in HTTP_PROXY, HTTPS_PROXY or ALL_PROXY cannot be used: {str(exc).rstrip('.')}. "
+                          "Set an http:// or https:// proxy URL, or unset the variable.") from None
+
+
+def check_environment_proxies() -> None:
+    """ConfigError now, before a server starts, if the environment names a proxy that cannot be used."""
+    _proxy_mounts(lambda proxy: httpx.AsyncHTTPTransport(proxy=proxy))
+
+
+def default_http_client(*, max_response_bytes: int | None) -> httpx.AsyncClient:
+    """The SDK's default client on drafter's pool (drafter.llm.pool), with the size cap, when set, in front of the
+    network, and the proxies of the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY) as httpx reads them.
+    """
+    def transport(proxy: str | None = None) -> httpx.AsyncBaseTransport:
+        pooled = pooled_transport(limits=openai.DEFAULT_CONNECTION_LIMITS, proxy=proxy)
+        return pooled if max_response_bytes is None else ResponseCapTransport(pooled, limit=max_response_bytes)
+
+    return openai.DefaultAsyncHttpxClient(transport=transport(), mounts=_proxy_mounts(transport))
+
+
 class OpenAIBackend:
     """Chat or completion calls through `AsyncOpenAI`, with one retry policy and typed errors."""
 
@@ -78,12 +106,7 @@ class OpenAIBackend:
         max_response_bytes: int | None = None,
     ) -> None:
         if http_client is None:
-            # The SDK's own default client on a pool with a linear assignment pass (drafter.llm.pool), with the
-            # size cap, when set, between it and the network.
-            transport: httpx.AsyncBaseTransport = pooled_transport(limits=openai.DEFAULT_CONNECTION_LIMITS)
-            if max_response_bytes is not None:
-                transport = ResponseCapTransport(transport, limit=max_response_bytes)
-            http_client = openai.DefaultAsyncHttpxClient(transport=transport)
+            http_client = default_http_client(max_response_bytes=max_response_bytes)
         self._client = openai.AsyncOpenAI(
             base_url=base_url,
             api_key=api_key or "not-needed",  # local servers accept any key; the SDK insists on one

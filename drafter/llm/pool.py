@@ -104,11 +104,12 @@ class LinearConnectionPool(httpcore.AsyncConnectionPool):
         return None
 
 
-def pooled_transport(*, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
-    """httpx's async transport with `limits`, its pool made a LinearConnectionPool."""
-    transport = httpx.AsyncHTTPTransport(limits=limits)
+def pooled_transport(*, limits: httpx.Limits, proxy: str | None = None) -> httpx.AsyncHTTPTransport:
+    """httpx's async transport with `limits` (through `proxy` when given), its pool made a LinearConnectionPool."""
+    transport = httpx.AsyncHTTPTransport(limits=limits, proxy=proxy)
     # httpx builds the pool in __init__ from many settings (TLS, retries, socket options); changing the class of
-    # that one object keeps every setting and changes only the assignment pass. A proxy pool is left as it is.
+    # that one object keeps every setting and changes only the assignment pass. A proxy's pool (another class)
+    # is left as httpx built it.
     if type(transport._pool) is httpcore.AsyncConnectionPool:
         transport._pool.__class__ = LinearConnectionPool
     return transport
