@@ -152,7 +152,8 @@ class LocalModelServer:
 
     async def _wait_until_serving(self, started: float) -> None:
         deadline = started + self.start_timeout_s
-        async with httpx.AsyncClient(timeout=2.0) as client:
+        # trust_env=False: the child listens on loopback, which no egress proxy in HTTP(S)_PROXY can reach.
+        async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
             while time.perf_counter() < deadline:
                 assert self._process is not None
                 if self._process.returncode is not None:

@@ -62,15 +62,22 @@ def translate_error(exc: BaseException, *, attempts: int) -> LLMError:
                             details={"attempts": attempts})
 
 
+# Loopback is never proxied: the embedded model and a local vLLM listen there, where no egress proxy can reach.
+_LOOPBACK = ("all://127.0.0.1", "all://localhost", "all://[::1]")
+
+
 def _proxy_mounts(transport: Callable[[str], httpx.AsyncBaseTransport]) -> dict[str, httpx.AsyncBaseTransport | None]:
     # httpx reads the environment's proxies only for a client without its own transport, so they are mounted here
     # (a NO_PROXY host maps to None: the client's direct transport).
     try:
-        return {pattern: None if proxy is None else transport(proxy)
-                for pattern, proxy in get_environment_proxies().items()}
+        mounts = {pattern: None if proxy is None else transport(proxy)
+                  for pattern, proxy in get_environment_proxies().items()}
     except (ValueError, ImportError) as exc:  # an unknown scheme; socks5:// without the socksio package
         raise ConfigError(f"The proxy in HTTP_PROXY, HTTPS_PROXY or ALL_PROXY cannot be used: {str(exc).rstrip('.')}. "
                           "Set an http:// or https:// proxy URL, or unset the variable.") from None
+    if mounts:  # some proxy applies: keep loopback direct
+        mounts.update(dict.fromkeys(_LOOPBACK))
+    return mounts
 
 
 def check_environment_proxies() -> None:

@@ -13,6 +13,7 @@ from drafter.errors import ConfigError, LLMUnavailableError
 from drafter.llm.base import ChatMessage, LLMRequest
 from drafter.llm.openai_backend import OpenAIBackend
 from drafter.llm.retry import RetryPolicy
+from drafter.testing.fake_openai import DEFAULT_REPLY, FakeOpenAIServer
 
 pytestmark = pytest.mark.anyio
 
@@ -80,6 +81,21 @@ async def test_a_no_proxy_host_is_reached_directly(proxy: tuple[str, list[str]],
             await llm.complete(REQUEST)
     finally:
         await llm.aclose()
+    assert seen == []
+
+
+async def test_loopback_is_never_proxied(proxy: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded model and a local vLLM listen on loopback, which an egress proxy cannot reach."""
+    url, seen = proxy
+    monkeypatch.setenv("HTTP_PROXY", url)
+    with FakeOpenAIServer() as server:
+        llm = OpenAIBackend(base_url=server.base_url, api_key="k", model="fake-model", timeout_s=5,
+                            retry=RetryPolicy(max_attempts=1, budget_s=5), max_response_bytes=65_536)
+        try:
+            result = await llm.complete(REQUEST)
+        finally:
+            await llm.aclose()
+    assert result.text == DEFAULT_REPLY
     assert seen == []
 
 
