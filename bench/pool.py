@@ -18,12 +18,11 @@ import time
 from collections.abc import Iterable
 
 import httpcore
-import httpx
 import openai
 
 from bench.evals import start_server
 from bench.report import Row, machine
-from drafter.llm.pool import LinearConnectionPool
+from drafter.llm.pool import LinearConnectionPool, pooled_transport
 from drafter.testing.fake_openai import free_port
 
 MESSAGES = [{"role": "system", "content": "You draft replies for a care team. " * 80},
@@ -49,9 +48,10 @@ class CountingLinear(_Counting, LinearConnectionPool):
 
 
 def client(base_url: str, pool_class: type[httpcore.AsyncConnectionPool]) -> openai.AsyncOpenAI:
-    """The SDK's client as drafter builds it, on `pool_class`."""
-    transport = httpx.AsyncHTTPTransport(limits=openai.DEFAULT_CONNECTION_LIMITS)
-    transport._pool.__class__ = pool_class  # as drafter.llm.pool.pooled_transport does
+    """The SDK's client on drafter's transport, its pool counted as `pool_class` (CountingUpstream puts httpcore's
+    own assignment pass back)."""
+    transport = pooled_transport(limits=openai.DEFAULT_CONNECTION_LIMITS)
+    transport._pool.__class__ = pool_class
     return openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0,
                               http_client=openai.DefaultAsyncHttpxClient(transport=transport))
 
